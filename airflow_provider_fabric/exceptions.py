@@ -1,0 +1,77 @@
+"""Typed errors raised by the Fabric Genomics provider.
+
+Every error subclasses :class:`airflow.exceptions.AirflowException` so a task
+fails the normal Airflow way. Messages never contain credentials or PHI
+(labels, external IDs, accession IDs, patient fields): they name the request
+by method and path only, and carry the server's ``description``.
+"""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+
+
+class FabricError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+class FabricConfigurationError(FabricError):
+    """The connection or an argument is set up wrongly (``http://`` host, bad ``verify``...)."""
+
+
+class FabricInputError(FabricError, ValueError):
+    """Input rejected before anything was sent to Fabric (bad VCF, wrong family size...)."""
+
+
+class FabricApiError(FabricError):
+    """The API answered with an error status.
+
+    :param message: what went wrong, free of PHI.
+    :param http_status: the HTTP status, or ``None`` when no answer arrived.
+    :param description: the server's ``description`` field, when it sent one.
+    :param method: the HTTP method of the request.
+    :param path: the URL path of the request (never a query string).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        description: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.description = description
+        self.method = method
+        self.path = path
+
+
+class FabricRequestError(FabricApiError):
+    """400, 404 or 422: the request was invalid (bad value, unknown ID, wrong state)."""
+
+
+class FabricNotFoundError(FabricRequestError):
+    """404: the project, genome, report or variant does not exist (or is not visible)."""
+
+
+class FabricAuthError(FabricApiError):
+    """401 or 403: the connection's API key or secret is wrong, or lacks access."""
+
+
+class FabricRedirectError(FabricApiError):
+    """A 3xx answer: the host is not the ``https://`` API URL."""
+
+
+class FabricServerError(FabricApiError):
+    """429, 5xx, or no answer at all (connection dropped, timeout), after retries."""
+
+
+class FabricTimeoutError(FabricError):
+    """A sensor or trigger reached its deadline before the object reached a final status."""
+
+
+class FabricStatusError(FabricError):
+    """A genome annotation or clinical report ended in a failure status."""

@@ -1,0 +1,83 @@
+"""Provider registration, read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Kept import-free (no hooks, no airflow) so that listing providers stays cheap.
+Modules are listed here as they exist; connection form fields are declared
+here (Airflow 3.2+), not in Python methods on the hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_fabric import __version__
+
+INTEGRATION = "Fabric Genomics"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata for Airflow's providers manager."""
+    return {
+        "package-name": "airflow-provider-fabric-genomics",
+        "name": "Fabric Genomics",
+        "description": "Upload VCFs, run clinical reports and export variants and PDFs with "
+        "the Fabric Genomics (Fabric Enterprise) API.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://fabricgenomics.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_fabric.hooks.fabric"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "fabric_genomics",
+                "hook-class-name": "airflow_provider_fabric.hooks.fabric.FabricHook",
+                "hook-name": "Fabric Genomics",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "Fabric API URL",
+                        "login": "API key",
+                        "password": "API secret",
+                    },
+                    "placeholders": {
+                        "host": "https://api.fabricgenomics.com",
+                        "login": "API key of the Fabric API user",
+                        "password": "API secret",
+                    },
+                },
+                "conn-fields": {
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "true (default), false, or the path of a CA bundle "
+                        "(e.g. the fabric-sandbox CA).",
+                        "schema": {"type": ["string", "null"], "default": "true"},
+                    },
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "description": "How long to wait for the server on each request.",
+                        "schema": {"type": ["number", "null"], "default": 60},
+                    },
+                    "ui_url": {
+                        "label": "Fabric Enterprise UI URL",
+                        "description": "Base URL of the Fabric Enterprise web app, for links "
+                        "from task instances to genomes and reports.",
+                        "schema": {"type": ["string", "null"], "format": "url"},
+                    },
+                    "server_timezone": {
+                        "label": "Server time zone",
+                        "description": "Zone of the server's timestamps: America/Los_Angeles "
+                        "for the US server, GMT for the EU server.",
+                        "schema": {"type": ["string", "null"], "default": "America/Los_Angeles"},
+                    },
+                },
+            }
+        ],
+    }

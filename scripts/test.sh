@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: environment from nothing, then lint, types and the whole suite.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+EXTRAS=test scripts/bootstrap.sh
+
+AIRFLOW_HOME="$(mktemp -d -t fabric-airflow-home-XXXXXX)"
+export AIRFLOW_HOME
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+trap 'rm -rf "$AIRFLOW_HOME"' EXIT
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy airflow_provider_fabric
+echo "== pytest"
+.venv/bin/pytest "$@"
