@@ -1,0 +1,1 @@
+"""Test and demo helpers: synthetic data with no PHI (see :mod:`.vcfgen`)."""
