@@ -35,6 +35,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_fabric.hooks.fabric"],
             }
         ],
+        "extra-links": [
+            "airflow_provider_fabric.links.FabricReportLink",
+            "airflow_provider_fabric.links.FabricGenomeLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "fabric_genomics",

@@ -1,0 +1,69 @@
+"""Reading inputs from, and writing outputs to, any place Airflow's object storage reaches.
+
+Tasks never hand files to each other through a worker's local disk: every
+input and output is a local path, a ``file://``/``s3://``/``gs://``... URL, or
+an :class:`~airflow.sdk.ObjectStoragePath`. Outputs are written under a
+temporary name beside the destination and moved into place only when
+complete, so a reader never sees half a file and a failed task leaves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+
+def as_path(location: Any) -> ObjectStoragePath:
+    """An :class:`ObjectStoragePath` for a path, URL or ObjectStoragePath (local paths made absolute)."""
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(location, ObjectStoragePath):
+        return location
+    text = os.fspath(location)
+    if "://" not in text:
+        text = "file://" + os.path.abspath(os.path.expanduser(text))
+    return ObjectStoragePath(text)
+
+
+def display_name(location: Any) -> str:
+    """A path for log lines: the file's base name only (folder names may carry PHI)."""
+    return as_path(location).name
+
+
+@contextlib.contextmanager
+def open_source(location: Any) -> Iterator[IO[bytes]]:
+    """Open an input for streaming binary reads."""
+    path = as_path(location)
+    if not path.exists():
+        from airflow_provider_fabric.exceptions import FabricInputError
+
+        raise FabricInputError(f"input file {path.name!r} does not exist at its location")
+    with path.open("rb") as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def atomic_writer(destination: Any) -> Iterator[IO[bytes]]:
+    """Write ``destination`` all or nothing.
+
+    Yields a binary file under a hidden temporary name in the same folder;
+    on success it is moved onto ``destination`` (an atomic rename on local
+    disks), on any error it is deleted and the error re-raised.
+    """
+    final = as_path(destination)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:12]}"
+    try:
+        with partial.open("wb") as handle:
+            yield handle
+        partial.replace(final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            partial.unlink()
+        raise

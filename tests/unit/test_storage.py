@@ -1,0 +1,43 @@
+"""Outputs appear whole or not at all, wherever they are written."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_fabric.exceptions import FabricInputError
+from airflow_provider_fabric.storage import as_path, atomic_writer, open_source
+
+
+@pytest.mark.parametrize("form", ["plain", "file-url", "object"])
+def test_atomic_writer_moves_complete_file_into_place(tmp_path, form):
+    dest = tmp_path / "out" / "variants.vcf"
+    location = {"plain": str(dest), "file-url": f"file://{dest}", "object": as_path(dest)}[form]
+    with atomic_writer(location) as handle:
+        handle.write(b"part one ")
+        assert not dest.exists()  # nothing visible while writing
+        handle.write(b"part two")
+    assert dest.read_bytes() == b"part one part two"
+    assert [p.name for p in dest.parent.iterdir()] == ["variants.vcf"]
+
+
+def test_failure_mid_write_leaves_nothing_and_keeps_old_file(tmp_path):
+    dest = tmp_path / "report.pdf"
+    dest.write_bytes(b"previous version")
+    with pytest.raises(RuntimeError), atomic_writer(dest) as handle:
+        handle.write(b"half")
+        raise RuntimeError("connection dropped")
+    assert dest.read_bytes() == b"previous version"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def test_open_source_reads_local_and_url_forms(tmp_path):
+    src = tmp_path / "in.vcf"
+    src.write_bytes(b"##fileformat=VCFv4.2\n")
+    for location in (str(src), f"file://{src}"):
+        with open_source(location) as handle:
+            assert handle.read() == b"##fileformat=VCFv4.2\n"
+
+
+def test_missing_input_is_a_clear_input_error(tmp_path):
+    with pytest.raises(FabricInputError, match="does not exist"), open_source(tmp_path / "nope.vcf"):
+        pass
