@@ -694,6 +694,10 @@ def inspect_vcf(
     """
     head = _read_head(fileobj, _HEAD_BYTES)
     fmt = detect_format(head, name)
+    if fmt == "vcf.gz" and len(head) >= 4 and (head[2] != 8 or head[3] & 0xE0):
+        raise VcfValidationError(
+            "corrupt gzip header: unknown compression method or reserved flags set", reason="corrupt"
+        )
     raw = _RawReader(fileobj, head)
     binary = _decompressing(raw, fmt)
     if fmt != "vcf":
