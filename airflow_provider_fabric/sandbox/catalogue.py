@@ -1,0 +1,106 @@
+"""The seeded, read-only catalogue: gene panels (numeric IDs), their regions, assay types, filters.
+
+Coordinates are GRCh37. Panel regions also name the gene of a variant that
+falls inside them; other variants get a gene chosen deterministically.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+ASSAY_TYPES: dict[int, dict[str, Any]] = {
+    1: {"id": 1, "name": "Targeted Panel", "qc_metrics": ["total_reads", "mean_coverage", "pct_target_20x"]},
+    2: {
+        "id": 2,
+        "name": "Whole Exome",
+        "qc_metrics": ["total_reads", "mean_coverage", "pct_target_20x", "duplication_rate"],
+    },
+    3: {"id": 3, "name": "Whole Genome", "qc_metrics": ["total_reads", "mean_coverage", "pct_genome_30x"]},
+}
+
+#: gene -> (chrom, start, end), GRCh37, 1-based inclusive.
+GENES: dict[str, tuple[str, int, int]] = {
+    "BRCA1": ("17", 41196312, 41277500),
+    "BRCA2": ("13", 32889611, 32973805),
+    "TP53": ("17", 7571720, 7590868),
+    "MLH1": ("3", 37034841, 37092337),
+    "MSH2": ("2", 47630108, 47789450),
+    "MYH7": ("14", 23881947, 23904870),
+    "MYBPC3": ("11", 47352957, 47374253),
+    "TNNT2": ("1", 201328136, 201346805),
+    "SCN1A": ("2", 166845670, 166984524),
+    "KCNQ2": ("20", 62037542, 62103993),
+    "CDKL5": ("X", 18443725, 18671749),
+}
+
+PANELS: dict[int, dict[str, Any]] = {
+    101: {
+        "id": 101,
+        "name": "Hereditary Cancer Panel",
+        "description": "Germline cancer predisposition genes",
+        "test_code": "HC-101",
+        "assay_type_id": 1,
+        "genes": ["BRCA1", "BRCA2", "TP53", "MLH1", "MSH2"],
+    },
+    102: {
+        "id": 102,
+        "name": "Cardiomyopathy Panel",
+        "description": "Hypertrophic and dilated cardiomyopathy genes",
+        "test_code": "CARD-102",
+        "assay_type_id": 1,
+        "genes": ["MYH7", "MYBPC3", "TNNT2"],
+    },
+    103: {
+        "id": 103,
+        "name": "Epilepsy Panel",
+        "description": "Early-onset epileptic encephalopathy genes",
+        "test_code": "EPI-103",
+        "assay_type_id": 1,
+        "genes": ["SCN1A", "KCNQ2", "CDKL5"],
+    },
+}
+
+FILTERS: dict[int, str] = {
+    1: "Default clinical filter",
+    2: "Rare coding variants",
+    3: "ACMG secondary findings",
+}
+
+#: Assay type of family (exome) reports.
+FAMILY_ASSAY_TYPE_ID = 2
+
+_OTHER_GENES = (
+    "CFTR",
+    "PAH",
+    "GJB2",
+    "SMN1",
+    "HBB",
+    "FBN1",
+    "COL1A1",
+    "LDLR",
+    "APOB",
+    "PCSK9",
+    "RYR1",
+    "DMD",
+)
+
+
+def panel_view(panel: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in panel.items() if key != "genes"}
+
+
+def panel_regions(panel_id: int) -> list[dict[str, Any]]:
+    return [
+        {"gene": gene, "chrom": GENES[gene][0], "start": GENES[gene][1], "end": GENES[gene][2]}
+        for gene in PANELS[panel_id]["genes"]
+    ]
+
+
+def gene_for(chrom: str, pos: int) -> str:
+    """The gene of a position: the catalogue region holding it, else a deterministic pick."""
+    bare = chrom.removeprefix("chr")
+    for gene, (gene_chrom, start, end) in GENES.items():
+        if gene_chrom == bare and start <= pos <= end:
+            return gene
+    return _OTHER_GENES[zlib.crc32(f"{bare}:{pos}".encode()) % len(_OTHER_GENES)]

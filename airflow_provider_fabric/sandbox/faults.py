@@ -1,0 +1,138 @@
+"""Seeded fault injection for reliability tests.
+
+A :class:`FaultConfig` gives rates (0..1) of 429 (with ``Retry-After``),
+500, 502 and 503 answers and of dropped connections (the TCP connection is
+closed with no HTTP answer), plus added latency. ``script`` is a list of
+faults handed out, in order, to the next matching requests before any rate
+applies — the deterministic way to say "fail the next two uploads".
+
+``phase`` decides when a fault hits: ``before`` the request is processed
+(nothing happens server side) or ``after`` it (the object is created, the
+client still sees the 503 or the dropped connection) — what idempotency
+tests need. ``methods`` and ``paths`` (regular expressions searched in the
+URL path) restrict faults to some requests. ``/_sandbox/*`` is never faulted.
+
+Set at start with ``--fault-*`` flags, changed at run time with
+``PUT /_sandbox/faults`` (sandbox-only admin endpoint).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KINDS = ("429", "500", "502", "503", "drop")
+PHASES = ("before", "after")
+
+
+@dataclass
+class FaultConfig:
+    """What to inject, how often, and into which requests."""
+
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_502: float = 0.0
+    rate_503: float = 0.0
+    rate_drop: float = 0.0
+    latency_ms: float = 0.0
+    phase: str = "before"
+    methods: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    retry_after: float = 1.0
+    script: list[Any] = field(default_factory=list)
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}; known: {sorted(known)}")
+        config = cls(**data)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        for kind in KINDS:
+            rate = getattr(self, f"rate_{kind}")
+            if not 0.0 <= float(rate) <= 1.0:
+                raise ValueError(f"rate_{kind} must be between 0 and 1")
+        if self.phase not in PHASES:
+            raise ValueError("phase must be 'before' or 'after'")
+        self.methods = [method.upper() for method in self.methods]
+        for pattern in self.paths:
+            re.compile(pattern)
+        for item in self.script:
+            kind, phase = _script_item(item, self.phase)
+            if kind not in KINDS or phase not in PHASES:
+                raise ValueError(f"bad script entry {item!r}: kind in {KINDS}, phase in {PHASES}")
+
+
+def _script_item(item: Any, default_phase: str) -> tuple[str, str]:
+    if isinstance(item, dict):
+        return str(item.get("kind")), str(item.get("phase", default_phase))
+    return str(item), default_phase
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The decision for one request: an optional fault kind, its phase, and latency."""
+
+    kind: str | None
+    phase: str
+    latency_s: float
+    retry_after: float
+
+
+class FaultInjector:
+    """Draws faults for requests from the current configuration, thread-safely."""
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self._lock = threading.Lock()
+        self.configure(config or FaultConfig())
+
+    def configure(self, config: FaultConfig) -> None:
+        with self._lock:
+            self.config = config
+            self._random = random.Random(config.seed)  # noqa: S311 - simulation, not security
+            self._script = list(config.script)
+            self._paths = [re.compile(pattern) for pattern in config.paths]
+            self.stats: dict[str, int] = {"matched": 0, **dict.fromkeys(KINDS, 0)}
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "config": asdict(self.config),
+                "script_left": list(self._script),
+                "stats": dict(self.stats),
+            }
+
+    def draw(self, method: str, path: str) -> Fault | None:
+        """The fault for this request, or ``None`` when it does not match the filters."""
+        config = self.config
+        if path.startswith("/_sandbox"):
+            return None
+        if config.methods and method.upper() not in config.methods:
+            return None
+        if self._paths and not any(pattern.search(path) for pattern in self._paths):
+            return None
+        with self._lock:
+            self.stats["matched"] += 1
+            kind: str | None = None
+            phase = config.phase
+            if self._script:
+                kind, phase = _script_item(self._script.pop(0), config.phase)
+            else:
+                roll = self._random.random()
+                threshold = 0.0
+                for name in KINDS:
+                    threshold += float(getattr(config, f"rate_{name}"))
+                    if roll < threshold:
+                        kind = name
+                        break
+            if kind is not None:
+                self.stats[kind] += 1
+        return Fault(kind, phase, config.latency_ms / 1000.0, config.retry_after)
