@@ -1,0 +1,240 @@
+"""Run the real ``fabric-sandbox`` process from tests and scripts.
+
+>>> with SandboxProcess(tmp_path, annotation_seconds=0.5, report_seconds=0.5) as sandbox:
+...     os.environ["AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"] = sandbox.conn_json()
+...     sandbox.set_faults(rate_503=0.3, methods=["GET"])
+...     sandbox.state()["counts"]
+
+Standard library only (no HTTP client dependency); importing it is cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+CONN_ENV = "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox did not start, or an admin call failed."""
+
+
+class SandboxProcess:
+    """A ``fabric-sandbox`` subprocess in a data directory, with helpers for tests.
+
+    :param data_dir: state directory (a new temporary one when ``None``); reused across restarts.
+    :param login: API key of the test user (random when ``None``).
+    :param secret: its secret (random when ``None``).
+    :param annotation_seconds: upload to ``ANNOTATED``.
+    :param report_seconds: annotated to ``READY TO REVIEW``.
+    :param http_port: also serve the plain-HTTP 302 redirector (``0`` picks a free port).
+    :param record_requests: keep raw request lines for ``requests_seen()``.
+    :param extra_users: more ``LOGIN:SECRET[:FLAGS]`` specs, e.g. ``"nokey:pw:noaccess"``.
+    :param extra_args: more command-line flags (fault flags...).
+    :param startup_timeout: seconds to wait for ``ready.json``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        login: str | None = None,
+        secret: str | None = None,
+        annotation_seconds: float = 0.5,
+        report_seconds: float = 0.5,
+        http_port: int | None = None,
+        record_requests: bool = False,
+        extra_users: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        port: int = 0,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="fabric-sandbox-"))
+        self.login = login or f"sandbox-{secrets.token_hex(4)}"
+        self.secret = secret or secrets.token_urlsafe(16)
+        self.annotation_seconds = annotation_seconds
+        self.report_seconds = report_seconds
+        self.http_port = http_port
+        self.record_requests = record_requests
+        self.extra_users = list(extra_users)
+        self.extra_args = list(extra_args)
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "airflow_provider_fabric.sandbox", "--data-dir", str(self.data_dir)]
+        cmd += ["--port", str(self.port), "--user", f"{self.login}:{self.secret}"]
+        for spec in self.extra_users:
+            cmd += ["--user", spec]
+        cmd += ["--annotation-seconds", str(self.annotation_seconds)]
+        cmd += ["--report-seconds", str(self.report_seconds)]
+        if self.http_port is not None:
+            cmd += ["--http-port", str(self.http_port)]
+        if self.record_requests:
+            cmd.append("--record-requests")
+        return cmd + self.extra_args
+
+    def start(self) -> SandboxProcess:
+        """Start the process and wait until it has written ``ready.json``."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ready = self.data_dir / "ready.json"
+        ready.unlink(missing_ok=True)
+        env = dict(os.environ)
+        env.setdefault("AIRFLOW_HOME", str(self.data_dir / "airflow-home"))
+        log = (self.data_dir / "sandbox.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+        log.close()
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SandboxError(
+                    f"fabric-sandbox exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if ready.exists():
+                info = json.loads(ready.read_text())
+                if info.get("pid") == self.process.pid:
+                    self.info = info
+                    self.port = int(info["port"])  # a restart keeps the URL
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise SandboxError(
+            f"fabric-sandbox did not become ready in {self.startup_timeout}s:\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the process with SIGTERM (SIGKILL after ``timeout``); return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def restart(self) -> SandboxProcess:
+        """Stop and start again on the same data directory and port."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.data_dir / "sandbox.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    # -- where and how to connect --------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return str(self.info["url"])
+
+    @property
+    def http_url(self) -> str | None:
+        return self.info.get("http_url")
+
+    @property
+    def ca_path(self) -> str:
+        return str(self.info["ca_path"])
+
+    @property
+    def pid(self) -> int:
+        return int(self.info["pid"])
+
+    def conn_json(self) -> str:
+        """The Airflow connection as JSON, for ``AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT``."""
+        return json.dumps(
+            {
+                "conn_type": "fabric_genomics",
+                "host": self.url,
+                "login": self.login,
+                "password": self.secret,
+                "extra": {"verify": self.ca_path},
+            }
+        )
+
+    def conn_uri(self) -> str:
+        """The Airflow connection as a URI (``fabric-genomics://https://KEY:SECRET@host:port/?verify=CA``).
+
+        The scheme is spelled with a hyphen because URL schemes cannot hold ``_``;
+        Airflow turns it back into ``fabric_genomics``.
+        """
+        user = f"{quote(self.login, safe='')}:{quote(self.secret, safe='')}"
+        address = self.url.split("://", 1)[1]
+        return f"fabric-genomics://https://{user}@{address}/?verify={quote(self.ca_path, safe='')}"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point Airflow's default Fabric connection at this sandbox."""
+        return {CONN_ENV: self.conn_json()}
+
+    def peak_rss_kb(self) -> int:
+        """The process's peak resident memory (``VmHWM``), in KiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise SandboxError("VmHWM not found")
+
+    # -- admin calls ------------------------------------------------------------------------------
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Call a sandbox endpoint as the test user and return its JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
+        token = base64.b64encode(f"{self.login}:{self.secret}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        context = ssl.create_default_context(cafile=self.ca_path)
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=30) as answer:  # noqa: S310
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise SandboxError(f"{method} {path}: HTTP {err.code}: {err.read()[:500]!r}") from err
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """Replace the fault settings (``rate_503=0.2, phase="after", methods=["PUT"], script=[...]``)."""
+        return self.admin("PUT", "/_sandbox/faults", settings)
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self.admin("DELETE", "/_sandbox/faults")
+
+    def faults(self) -> dict[str, Any]:
+        return self.admin("GET", "/_sandbox/faults")
+
+    def state(self) -> dict[str, Any]:
+        """Every project, genome and report of the test user's workspace, with counts."""
+        return self.admin("GET", "/_sandbox/state")
+
+    def requests_seen(self, clear: bool = False) -> list[dict[str, str]]:
+        """Raw request lines (method, URL with query) — needs ``record_requests=True``."""
+        return self.admin("DELETE" if clear else "GET", "/_sandbox/requests")["objects"]
