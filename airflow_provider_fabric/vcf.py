@@ -137,7 +137,7 @@ _HEAD_BYTES = 1 << 16  # bytes sniffed before deciding the format
 _MAX_LINE_CHARS = 32 << 20  # one #CHROM line with ~2 million sample columns
 _MAX_HEADER_CHARS = 256 << 20
 _READ_BUFFER = 1 << 16
-_MAX_INFLATE = 1 << 22  # decompressed bytes produced per zlib/bz2 call in StreamChecker
+_MAX_INFLATE = 1 << 19  # decompressed bytes per zlib/bz2 call in StreamChecker (bounds memory)
 
 
 class VcfValidationError(FabricInputError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import contextlib
 import gzip
 import math
 import random
@@ -197,14 +198,20 @@ def iter_variant_lines(
         yield from batch
 
 
-def _open_out(path: Path, compression: str | None) -> Any:
-    if compression is None:
-        return open(path, "wb", buffering=1 << 20)  # noqa: SIM115
-    if compression == "gz":
-        return gzip.GzipFile(path, "wb", compresslevel=1, mtime=0)
-    if compression == "bz2":
-        return bz2.BZ2File(path, "wb", compresslevel=9)
-    raise ValueError(f"compression must be None, 'gz' or 'bz2', not {compression!r}")
+@contextlib.contextmanager
+def _open_out(path: Path, compression: str | None) -> Iterator[Any]:
+    if compression not in (None, "gz", "bz2"):
+        raise ValueError(f"compression must be None, 'gz' or 'bz2', not {compression!r}")
+    with open(path, "wb", buffering=1 << 20) as raw:
+        if compression is None:
+            yield raw
+        elif compression == "gz":
+            # No file name and a zero mtime in the gzip header: same content, same bytes, same MD5.
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as out:
+                yield out
+        else:
+            with bz2.BZ2File(raw, "wb", compresslevel=9) as out:
+                yield out
 
 
 def write_vcf(
