@@ -1,0 +1,302 @@
+"""Operators for Fabric Genomics genomes: a validated, checksummed, retry-safe VCF upload."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from airflow_provider_fabric.links import FabricGenomeLink
+from airflow_provider_fabric.operators.base import FabricBaseOperator, as_int_id
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_fabric.vcf import VcfInfo
+
+_MB = 1_000_000
+
+
+def _mb(size: float) -> str:
+    """A human size: bytes, kB, MB or GB (decimal units, like the MB/s rates)."""
+    if size < 1000:
+        return f"{int(size)} bytes"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{int(size)} bytes"
+
+
+class _UploadProgress:
+    """Logs upload progress (bytes, percent, MB/s) every ``interval`` seconds or every 10 %."""
+
+    def __init__(self, log: Any, interval: float) -> None:
+        self.log = log
+        self.interval = interval
+        self.started = time.monotonic()
+        self._last_time = self.started
+        self._last_decile = 0
+
+    def __call__(self, sent: int, total: int | None) -> None:
+        now = time.monotonic()
+        decile = sent * 10 // total if total else 0
+        if now - self._last_time < self.interval and decile <= self._last_decile:
+            return
+        if total and sent >= total:
+            return  # the final line is logged once the server has answered
+        self._last_time, self._last_decile = now, decile
+        rate = sent / max(now - self.started, 1e-6) / _MB
+        if total:
+            self.log.info(
+                "Uploaded %s of %s (%d%%) at %.1f MB/s", _mb(sent), _mb(total), sent * 100 // total, rate
+            )
+        else:
+            self.log.info("Uploaded %s at %.1f MB/s", _mb(sent), rate)
+
+
+class FabricUploadGenomeOperator(FabricBaseOperator):
+    """Upload a VCF into a Fabric project after checking it; returns the genome ID.
+
+    **Where the file comes from.** ``vcf_path`` is a local path, a URL that
+    Airflow's object storage understands (``file://``, ``s3://``, ``gs://``...)
+    or an :class:`~airflow.sdk.ObjectStoragePath`, so the task works on any
+    executor. The file is always streamed, never read whole into memory.
+    ``vcf``, ``vcf.gz`` and ``vcf.bz2`` are recognised by their content (the
+    name only helps when the content cannot tell).
+
+    **What is checked before anything is sent.** The header and at most
+    ``max_records`` records are read with :func:`airflow_provider_fabric.vcf.inspect_vcf`:
+    the file must be a VCF 4.0 or later with a proper ``#CHROM`` line and
+    GRCh37/hg19 coordinates (GRCh38 is refused with the evidence found). With
+    ``for_report=True`` (the default) exactly one sample column is required,
+    because a multi-sample genome cannot launch a clinical report; with
+    ``for_report=False`` a multi-sample or sites-only file only logs a warning.
+    Then one streaming pass over the whole file computes its MD5 (sent with the
+    upload so the server can verify it) and proves a gzip/bzip2 file is complete
+    and not corrupt. With ``checksum=False`` no MD5 is computed, but a
+    compressed file still gets that completeness pass; a plain VCF is then read
+    only once, while uploading. Any failure raises
+    :class:`~airflow_provider_fabric.vcf.VcfValidationError` (a
+    :class:`~airflow_provider_fabric.exceptions.FabricInputError`) and nothing
+    is sent.
+
+    **Idempotency under Airflow retries.** An upload cannot be safely resent:
+    if the server stored the genome but its answer was lost (timeout, worker
+    crash), a blind retry would create a second genome. So, before uploading,
+    the operator lists the project's genomes with this ``external_id`` and
+    reuses one whose ``external_id`` equals ``external_id`` exactly and whose
+    ``checksum`` equals this file's MD5 (the newest such genome, skipping any
+    in status ``FAILED``). Its limits:
+
+    * it needs both an ``external_id`` and ``checksum=True``. Without an
+      external ID, or with ``checksum=False``, there is nothing reliable to
+      match on: no lookup is made, and a retry after a lost answer uploads
+      again and can leave a duplicate genome in the project;
+    * the same file uploaded on purpose twice with the same external ID (in
+      another DAG run, say) is also reused: the genome is the same data;
+    * a genome whose annotation ``FAILED`` is not reused, so a retry uploads
+      the file again.
+
+    **Logs and XCom.** Progress (bytes, percent, MB/s) is logged every
+    ``progress_interval`` seconds or every 10 %, and a final line gives size,
+    time and throughput. Logs never contain the label, external ID, sample
+    names or the file's name. The genome ID (an ``int``) is the return value;
+    its Fabric Enterprise URL is pushed under ``fabric_genome_url`` when the
+    connection has ``ui_url``, for the "Fabric genome" extra link.
+
+    :param project_id: the project to upload into (templated; digits are accepted).
+    :param vcf_path: the VCF's location: a local path, an object-storage URL or an
+        ``ObjectStoragePath`` (templated).
+    :param genome_label: the genome's label in Fabric (templated; PHI, never logged).
+    :param genome_sex: ``male``, ``female`` or ``unspecified`` (templated).
+    :param external_id: the lab's sample ID (templated; PHI, never logged); with
+        ``checksum=True`` it makes retries reuse the first try's genome.
+    :param assembly_version: ``hg19`` (``GRCh37`` is the same); Fabric accepts nothing else (templated).
+    :param checksum: compute the file's MD5, send it with the upload and use it to find an
+        earlier try's genome.
+    :param for_report: the genome will launch a clinical report: require exactly one sample.
+    :param max_records: how many data records validation reads at most.
+    :param bam_file: an optional BAM location passed to Fabric (templated).
+    :param progress_interval: seconds between progress lines (also logged at every 10 %).
+    :param fabric_conn_id: the ``fabric_genomics`` connection to use.
+    :param kwargs: any other :class:`~airflow.models.BaseOperator` argument.
+    """
+
+    template_fields: Sequence[str] = (
+        "project_id",
+        "vcf_path",
+        "genome_label",
+        "genome_sex",
+        "external_id",
+        "assembly_version",
+        "bam_file",
+    )
+    operator_extra_links = (FabricGenomeLink(),)
+
+    def __init__(
+        self,
+        *,
+        project_id: int | str,
+        vcf_path: Any,
+        genome_label: str,
+        genome_sex: str,
+        external_id: str | None = None,
+        assembly_version: str = "hg19",
+        checksum: bool = True,
+        for_report: bool = True,
+        max_records: int = 1000,
+        bam_file: str | None = None,
+        progress_interval: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.vcf_path = vcf_path
+        self.genome_label = genome_label
+        self.genome_sex = genome_sex
+        self.external_id = external_id
+        self.assembly_version = assembly_version
+        self.checksum = checksum
+        self.for_report = for_report
+        self.max_records = max_records
+        self.bam_file = bam_file
+        self.progress_interval = progress_interval
+
+    def execute(self, context: Context) -> int:
+        """Validate, checksum, look for an earlier try's genome, then upload.
+
+        :param context: the task's execution context.
+        :return: the genome's ID.
+        """
+        from airflow_provider_fabric.api.reports import genome_sex
+        from airflow_provider_fabric.exceptions import FabricInputError
+        from airflow_provider_fabric.storage import as_path, open_source
+
+        project_id = as_int_id(self.project_id, "project_id")
+        sex = genome_sex(self.genome_sex)
+        if not self.genome_label or not str(self.genome_label).strip():
+            raise FabricInputError("genome_label is required")
+        if str(self.assembly_version).strip().lower() not in ("hg19", "grch37"):
+            raise FabricInputError("assembly_version must be hg19 (GRCh37): Fabric annotates hg19 only")
+        external_id = str(self.external_id) if self.external_id not in (None, "") else None
+        if self.vcf_path in (None, ""):
+            raise FabricInputError("vcf_path is required")
+        path = as_path(self.vcf_path)
+
+        info = self._inspect(path)
+        md5 = self._check_whole_file(path, info.format)
+
+        if md5 is not None and external_id is not None:
+            reused = self._find_earlier_upload(project_id, external_id, md5)
+            if reused is not None:
+                self.log.info(
+                    "Reusing genome %s: same checksum and external ID, uploaded by an earlier try", reused
+                )
+                self.push_genome_url(context, reused)
+                return reused
+        else:
+            self.log.info(
+                "No earlier-try lookup (needs external_id and checksum=True): a retry after a lost answer "
+                "would upload again"
+            )
+
+        progress = _UploadProgress(self.log, self.progress_interval)
+        with open_source(path) as handle:
+            answer = self.hook.upload_genome(
+                project_id,
+                cast(BinaryIO, handle),
+                genome_label=str(self.genome_label),
+                genome_sex=sex,
+                external_id=external_id,
+                assembly_version=str(self.assembly_version).strip(),
+                format=info.format,
+                checksum=md5,
+                bam_file=self.bam_file or None,
+                progress=progress,
+            )
+        genome_id = as_int_id(answer.get("genome_id", answer.get("id")), "genome_id in the upload answer")
+        elapsed = max(time.monotonic() - progress.started, 1e-6)
+        size = _size(path)
+        self.log.info(
+            "Uploaded genome %s into project %s: %s in %.1f s (%.1f MB/s)",
+            genome_id,
+            project_id,
+            _mb(size) if size is not None else "unknown size",
+            elapsed,
+            (size or 0) / elapsed / _MB,
+        )
+        self.push_genome_url(context, genome_id)
+        return genome_id
+
+    def _inspect(self, path: Any) -> VcfInfo:
+        from airflow_provider_fabric.storage import open_source
+        from airflow_provider_fabric.vcf import inspect_vcf
+
+        with open_source(path) as handle:
+            info = inspect_vcf(
+                cast(BinaryIO, handle), path.name, max_records=self.max_records, for_report=self.for_report
+            )
+        self.log.info(
+            "VCF checks passed: %s, %s, build %s, %d sample column(s), %d records sampled",
+            info.format,
+            info.fileformat,
+            info.build,
+            info.sample_count,
+            info.records_sampled,
+        )
+        if info.sample_count > 1:
+            self.log.warning(
+                "The VCF has %d sample columns: Fabric stores it as one genome that cannot launch a report",
+                info.sample_count,
+            )
+        elif info.sample_count == 0:
+            self.log.warning("The VCF has no sample column (sites only): it cannot launch a report")
+        return info
+
+    def _check_whole_file(self, path: Any, fmt: str) -> str | None:
+        """MD5 (unless ``checksum=False``) and gzip/bzip2 completeness, in one streaming pass."""
+        from airflow_provider_fabric.storage import open_source
+        from airflow_provider_fabric.vcf import StreamChecker
+
+        if not self.checksum and fmt == "vcf":
+            return None
+        checker = StreamChecker(fmt, md5=self.checksum)
+        started = time.monotonic()
+        with open_source(path) as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                checker.update(chunk)
+        md5 = checker.finish()
+        elapsed = max(time.monotonic() - started, 1e-6)
+        self.log.info(
+            "%s %s in %.1f s (%.1f MB/s)",
+            "Checksummed" if self.checksum else "Checked compression of",
+            _mb(checker.bytes_in),
+            elapsed,
+            checker.bytes_in / elapsed / _MB,
+        )
+        return md5
+
+    def _find_earlier_upload(self, project_id: int, external_id: str, md5: str) -> int | None:
+        from airflow_provider_fabric.api.statuses import normalize_status
+
+        candidates = []
+        for genome in self.hook.list_genomes(project_id, external_id=external_id):
+            if genome.get("external_id") != external_id:
+                continue
+            if str(genome.get("checksum") or "").strip().lower() != md5.lower():
+                continue
+            genome_id = as_int_id(genome.get("id", genome.get("genome_id")), "genome id")
+            if normalize_status(genome.get("status")) == "FAILED":
+                self.log.warning(
+                    "Genome %s has the same file and external ID but FAILED: not reused", genome_id
+                )
+                continue
+            candidates.append(genome_id)
+        return max(candidates) if candidates else None
+
+
+def _size(path: Any) -> int | None:
+    try:
+        return int(path.stat().st_size)
+    except (OSError, AttributeError, TypeError, ValueError):
+        return None
