@@ -83,6 +83,18 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 
 
 @pytest.fixture
+def wait() -> Callable[..., Any]:
+    """``wait(read, done, timeout=30)``: poll until ``done(read())`` and return the value."""
+    return wait_until
+
+
+@pytest.fixture
+def noaccess_auth() -> tuple[str, str]:
+    """Credentials of a valid key that has no access (403)."""
+    return NOACCESS_LOGIN, NOACCESS_SECRET
+
+
+@pytest.fixture
 def api(sandbox: SandboxProcess) -> Api:
     sandbox.clear_faults()
     return Api(sandbox)
