@@ -283,7 +283,7 @@ def detect_format(head: bytes, name: str | None = None) -> str:
                 f"not a VCF: the file is {what} (gzip/BGZF-compressed)", reason="not_vcf"
             )
         return "vcf.gz"
-    if _BZ2_MAGIC.match(head) or (len(head) < 10 and b"BZh91AY&SY".startswith(head)):
+    if _BZ2_MAGIC.match(head) or (3 <= len(head) < 10 and b"BZh91AY&SY".startswith(head)):
         return "vcf.bz2"
     if len(head) < 2 and head == _GZIP_MAGIC[:1]:
         return _format_from_name(name) or "vcf.gz"
@@ -435,7 +435,7 @@ def _parse_record(line: str, lineno: int, ncols: int | None) -> VcfRecord:
     chrom, pos_s = cols[0], cols[1]
     if not chrom:
         raise VcfValidationError(f"malformed data line {lineno}: empty CHROM", reason="record", line=lineno)
-    if not pos_s.isdigit():
+    if not (pos_s.isascii() and pos_s.isdigit()):
         raise VcfValidationError(
             f"malformed data line {lineno}: POS {pos_s[:20]!r} is not a whole number",
             reason="record",
@@ -681,8 +681,10 @@ def inspect_vcf(
 
     Reads the header and at most ``max_records`` data records (never the
     whole file), from the current position, without seeking: non-seekable
-    streams and fsspec / ``ObjectStoragePath`` files work. ``name`` (a file
-    name or URL) only helps when the content cannot tell the format.
+    streams and fsspec / ``ObjectStoragePath`` files work. The file is left
+    open, positioned somewhere after what was read: reopen it (or ``seek(0)``)
+    before uploading. ``name`` (a file name or URL) only helps when the
+    content cannot tell the format.
 
     :param for_report: require exactly one sample column, as a clinical
         report needs. Without it, zero (sites-only) or several samples pass
@@ -708,6 +710,8 @@ def inspect_vcf(
                 reason="empty",
             )
         what = _describe_binary(inner)
+        if inner.startswith(_GZIP_MAGIC) or _BZ2_MAGIC.match(inner):
+            what = "compressed twice (a compressed file inside the compression)"
         if what:
             kind = "gzip" if fmt == "vcf.gz" else "bzip2"
             raise VcfValidationError(f"not a VCF: the file is {what} ({kind}-compressed)", reason="not_vcf")

@@ -416,6 +416,22 @@ def test_truncated_and_corrupt_bzip2_are_refused(tmp_path: Path) -> None:
         check_bytes(bytes(bad), "vcf.bz2")
 
 
+def test_corrupt_bzip2_header_is_refused() -> None:
+    data = b"BZh91AY&SY" + random.Random(2).randbytes(300)
+    assert "corrupt bzip2" in str(rejected(data))
+    with pytest.raises(VcfValidationError, match="corrupt bzip2"):
+        check_bytes(data, "vcf.bz2")
+
+
+def test_doubly_compressed_vcf_is_refused_saying_so() -> None:
+    twice = gzip.compress(gzip.compress(vcf_text().encode()))
+    assert "compressed twice" in str(rejected(twice, "x.vcf.gz"))
+
+
+def test_non_ascii_digits_in_pos_are_refused_cleanly() -> None:
+    assert "is not a whole number" in str(rejected(vcf_text(["1 1\u00b2 . A G 50 PASS . GT 0/1"]).encode()))
+
+
 def test_multi_member_gzip_is_read_across_members() -> None:
     text = vcf_text([f"1 {100 + i} . A G 50 PASS . GT 0/1" for i in range(30)])
     cut = len(text) // 2
