@@ -348,7 +348,8 @@ class _CheckedReader(io.RawIOBase):
         except EOFError as err:
             kind = "gzip" if self._fmt == "vcf.gz" else "bzip2"
             raise VcfValidationError(
-                f"truncated {kind}: the compressed data ends before the end of the stream ({err})",
+                f"truncated {kind}: the compressed data ends before the end of the {kind} stream; "
+                "the file was probably cut short",
                 reason="truncated",
             ) from err
         except (zlib.error, gzip.BadGzipFile) as err:
@@ -547,12 +548,15 @@ class _Evidence:
         self._good_kinds: set[str] = set()
 
     def add(self, build: str, text: str, kind: str) -> None:
+        named = build.lower() in text.lower()  # "##reference names GRCh38" needs no "(GRCh38)"
         if build == ACCEPTED_BUILD:
             if kind not in self._good_kinds:  # one piece of good evidence per kind is enough
                 self._good_kinds.add(kind)
-                self.good.append(f"{text} ({build})")
+                self.good.append(text if named else f"{text} ({build})")
         elif len(self.bad) < 3:
-            self.bad.append(f"{text} matches {build}, not GRCh37/hg19")
+            self.bad.append(
+                f"{text}, not GRCh37/hg19" if named else f"{text} matches {build}, not GRCh37/hg19"
+            )
 
     def reference(self, value: str) -> None:
         for build, token in _assembly_builds(value):

@@ -179,7 +179,7 @@ def test_grch38_by_contig_length_is_refused_naming_the_evidence(tmp_path: Path) 
 
 def test_grch38_by_reference_line_is_refused(tmp_path: Path) -> None:
     path = write_vcf(tmp_path / "b38.vcf", 20, build="GRCh38", with_contigs=False)
-    with pytest.raises(VcfValidationError, match="##reference names GRCh38 matches GRCh38"):
+    with pytest.raises(VcfValidationError, match="##reference names GRCh38, not GRCh37/hg19"):
         inspect_path(path)
 
 
@@ -224,7 +224,7 @@ def test_grch37_reference_names_are_accepted(reference: str) -> None:
 
 def test_assembly_in_contig_lines_counts_as_evidence() -> None:
     err = rejected(vcf_text(header=["##contig=<ID=1,assembly=GRCh38>"]).encode())
-    assert "##contig 1 assembly=GRCh38 matches GRCh38" in str(err)
+    assert "##contig 1 assembly=GRCh38, not GRCh37/hg19" in str(err)
     info = inspect_bytes(vcf_text(header=["##contig=<ID=1,assembly=b37>"]).encode())
     assert "assembly=b37" in info.build_evidence
 
@@ -249,6 +249,7 @@ def test_conflicting_build_evidence_is_refused_naming_both() -> None:
     assert message.startswith("conflicting genome build evidence")
     assert "##contig chr1 length=248956422 matches GRCh38" in message
     assert "##reference names hg19 (GRCh37)" in message
+    assert "not GRCh37/hg19; but ##reference" in message
 
 
 def test_contig_length_of_no_known_build_is_refused() -> None:
