@@ -1,0 +1,1 @@
+"""Triggers behind the provider's deferrable sensors (they only read, never create)."""
