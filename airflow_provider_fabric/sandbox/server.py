@@ -125,7 +125,7 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         lifespan="off",
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=1,
         server_header=False,
     )
     server = _make_server(config)
