@@ -713,11 +713,14 @@ def inspect_vcf(
                 f"empty file: the {'gzip' if fmt == 'vcf.gz' else 'bzip2'} stream holds no data",
                 reason="empty",
             )
-        what = _describe_binary(inner)
+        kind = "gzip" if fmt == "vcf.gz" else "bzip2"
         if inner.startswith(_GZIP_MAGIC) or _BZ2_MAGIC.match(inner):
-            what = "compressed twice (a compressed file inside the compression)"
+            raise VcfValidationError(
+                f"not a VCF: the {kind} data is itself compressed (compressed twice); decompress it once",
+                reason="not_vcf",
+            )
+        what = _describe_binary(inner)
         if what:
-            kind = "gzip" if fmt == "vcf.gz" else "bzip2"
             raise VcfValidationError(f"not a VCF: the file is {what} ({kind}-compressed)", reason="not_vcf")
     text = _text(binary)
     try:
