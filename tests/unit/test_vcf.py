@@ -540,6 +540,25 @@ def test_inspection_works_on_a_pipe(tmp_path: Path) -> None:
     assert (info.format, info.records_sampled) == ("vcf.gz", 200)
 
 
+def test_inspection_and_check_work_on_object_storage_files(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    sdk = pytest.importorskip("airflow.sdk")
+    path = write_vcf(tmp_path / "s.vcf.gz", 300, compression="gz")
+    expected = hashlib.md5(path.read_bytes()).hexdigest()
+    remote = sdk.ObjectStoragePath(f"file://{path}")
+    with remote.open("rb") as f:
+        assert inspect_vcf(f, remote.name, for_report=True).format == "vcf.gz"
+    with remote.open("rb") as f:
+        assert check_stream(f, "vcf.gz") == expected
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/fabric-test/s.vcf.gz", path.read_bytes())
+    try:
+        with memory.open("/fabric-test/s.vcf.gz", "rb") as f:
+            assert inspect_vcf(f, "s.vcf.gz").records_sampled == 300
+    finally:
+        memory.rm("/fabric-test", recursive=True)
+
+
 @pytest.mark.parametrize("compression", [None, "gz", "bz2"])
 def test_inspection_reads_only_a_bounded_prefix(tmp_path: Path, compression: str | None) -> None:
     n = 200_000
