@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_fabric.exceptions import FabricServerError
 from airflow_provider_fabric.hooks.fabric import FabricHook
-from airflow_provider_fabric.links import GENOME_URL_KEY, REPORT_URL_KEY
+from airflow_provider_fabric.links import REPORT_URL_KEY
 from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
 from airflow_provider_fabric.operators.projects import FabricCreateProjectOperator
 from airflow_provider_fabric.operators.reports import (
@@ -84,9 +84,7 @@ def test_upload_then_panel_report_patient_fields_and_qc(
     assert genome["project_id"] == project_id
     assert genome["checksum"] == hashlib.md5(vcf.read_bytes()).hexdigest()
     assert genome["format"] == "vcf.gz"
-    assert (
-        ti.pushed == {GENOME_URL_KEY: hook.genome_ui_url(genome_id)} or hook.genome_ui_url(genome_id) is None
-    )
+    assert ti.pushed == {}  # the sandbox connection has no ui_url: no link, nothing pushed
 
     returns = {"upload": genome_id}
     report_op = FabricCreateClinicalReportOperator(
@@ -170,8 +168,7 @@ def test_trio_from_uploads_by_path_and_file_url(
     family = report["family"]
     assert family["family_1"]["genome_id"] == returns["up_mother"]
     assert family["family_2"]["genome_id"] == returns["up_father"]
-    if hook.settings.ui_url:
-        assert ti.pushed[REPORT_URL_KEY] == hook.report_ui_url(report_id)
+    assert REPORT_URL_KEY not in ti.pushed and hook.settings.ui_url is None
 
 
 def test_family_report_created_empty_then_genomes_attached(
