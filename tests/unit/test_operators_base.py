@@ -39,3 +39,24 @@ def test_pushes_nothing_without_ui_url(monkeypatch: pytest.MonkeyPatch):
     assert ti.pushed == {}
     assert op.hook.fabric_conn_id == "other_fabric"
     assert op.hook is op.hook  # one hook (one HTTP session) per task run
+
+
+def test_operator_modules_import_nothing_heavy():
+    """DAG files are parsed constantly: importing the operators must not pull in HTTP, VCF or storage code."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, XCom\n"
+        "before = set(sys.modules)\n"
+        "import airflow_provider_fabric.operators.projects, airflow_provider_fabric.operators.genomes\n"
+        "import airflow_provider_fabric.operators.reports\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "airflow_provider_fabric.operators.genomes" in loaded
+    heavy = {"requests", "airflow_provider_fabric.hooks.fabric", "airflow_provider_fabric.vcf"}
+    heavy |= {"airflow_provider_fabric.storage", "airflow_provider_fabric.sandbox"}
+    assert not loaded & heavy

@@ -207,3 +207,19 @@ def _write(path: Path, data: bytes) -> Path:
 def _truncated(directory: Path) -> Path:
     full = write_vcf(directory / "full.vcf.gz", 20000, compression="gz").read_bytes()
     return _write(directory / "cut.vcf.gz", full[: len(full) * 3 // 4])
+
+
+def test_vcf_path_renders_from_a_template_and_accepts_an_object_storage_path(
+    fabric_conn, requests_mock, vcf_gz
+):
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    op = upload_op("{{ params.folder }}/sample.vcf.gz", project_id="{{ params.project }}")
+    op.render_template_fields({"params": {"folder": f"file://{vcf_gz.parent}", "project": 5}})
+    assert op.vcf_path == f"file://{vcf_gz}" and op.project_id == "5"
+    requests_mock.get(f"{BASE}/projects/5/genomes", json={"objects": []})
+    requests_mock.put(f"{BASE}/projects/5/genomes", json={"genome_id": 80})
+    assert op.execute({"ti": RecordingTI()}) == 80
+    as_object = upload_op(ObjectStoragePath(f"file://{vcf_gz}"))
+    as_object.render_template_fields({})
+    assert as_object.execute({"ti": RecordingTI()}) == 80
