@@ -174,7 +174,7 @@ with DAG(
     post_qc_data = FabricPostQcDataOperator(
         task_id="post_qc_data",
         report_id=create_panel_report.output,
-        fields_path="{{ params.qc_data_path }}",
+        qc_data_path="{{ params.qc_data_path }}",
     )
     # [END howto_operator_fabric_post_qc_data]
 
