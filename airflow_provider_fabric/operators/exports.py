@@ -218,12 +218,13 @@ def redact_phi(value: Any) -> Any:
     return value
 
 
-def _variant_path(report_id: Any) -> tuple[int, str]:
+def _report_id(value: Any) -> int:
+    """The report ID as an ``int`` (templates render strings); refuses anything but digits."""
     from airflow_provider_fabric.api.reports import as_id
 
-    rid = as_id(report_id, "report_id")
+    rid = as_id(value, "report_id")
     assert rid is not None  # not optional: as_id raised otherwise
-    return rid, f"/reports/{rid}/variants"
+    return rid
 
 
 # --------------------------------------------------------------------------- variants
@@ -341,7 +342,8 @@ class FabricExportVariantsOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricRequestError
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id, path = _variant_path(self.report_id)
+        report_id = _report_id(self.report_id)
+        path = f"/reports/{report_id}/variants"
         self.push_report_url(context, report_id)
         name = display_name(self.destination)
         log.info("Exporting variants of report %s as %s to %s", report_id, self.format.upper(), name)
@@ -459,7 +461,8 @@ class FabricExportScoredVariantsOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricInputError
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id, path = _variant_path(self.report_id)
+        report_id = _report_id(self.report_id)
+        path = f"/reports/{report_id}/variants"
         wanted = self.scoring_status
         statuses = [wanted] if isinstance(wanted, str) else list(wanted or [])
         statuses = [str(s).strip().lower() for s in statuses if str(s).strip()]
@@ -544,7 +547,7 @@ class FabricGetClinicalReportOperator(FabricBaseOperator):
         """
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id, _ = _variant_path(self.report_id)
+        report_id = _report_id(self.report_id)
         self.push_report_url(context, report_id)
         report = self.hook.get_json(f"/reports/{report_id}", {"extended": True if self.extended else None})
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
@@ -618,7 +621,7 @@ class FabricExportReportPdfOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricRequestError
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id, _ = _variant_path(self.report_id)
+        report_id = _report_id(self.report_id)
         self.push_report_url(context, report_id)
         kind = "preview PDF" if self.preview else "final PDF"
         path = f"/reports/{report_id}/{'pdf_preview' if self.preview else 'pdf_report'}"
