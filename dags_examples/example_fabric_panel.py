@@ -31,12 +31,6 @@ import os
 
 import pendulum
 from airflow.sdk import DAG, Param
-from airflow_provider_fabric.operators.reports import (
-    FabricCreateClinicalReportOperator,
-    FabricPostPatientFieldsOperator,
-    FabricPostQcDataOperator,
-    FabricUpdateReportStatusOperator,
-)
 
 from airflow_provider_fabric.operators.exports import (
     FabricExportReportPdfOperator,
@@ -45,6 +39,12 @@ from airflow_provider_fabric.operators.exports import (
 )
 from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
 from airflow_provider_fabric.operators.projects import FabricCreateProjectOperator
+from airflow_provider_fabric.operators.reports import (
+    FabricCreateClinicalReportOperator,
+    FabricPostPatientFieldsOperator,
+    FabricPostQcDataOperator,
+    FabricUpdateReportStatusOperator,
+)
 from airflow_provider_fabric.sensors.fabric import (
     FabricClinicalReportStatusSensor,
     FabricGenomeAnnotationSensor,

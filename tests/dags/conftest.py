@@ -47,7 +47,9 @@ def dag_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real ``fabric-sandbox`` over HTTPS with fast clocks; the default connection points at it."""
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
-    process = SandboxProcess(tmp_path_factory.mktemp("dag-sandbox"), annotation_seconds=0.5, report_seconds=0.5)
+    process = SandboxProcess(
+        tmp_path_factory.mktemp("dag-sandbox"), annotation_seconds=0.5, report_seconds=0.5
+    )
     with process, pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV, process.conn_json())
         patch.setenv(POKE_ENV, "0.5")
