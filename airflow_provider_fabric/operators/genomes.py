@@ -37,7 +37,11 @@ class _UploadProgress:
         self._last_time = self.started
         self._last_decile = 0
 
+    sent = 0
+    total: int | None = None
+
     def __call__(self, sent: int, total: int | None) -> None:
+        self.sent, self.total = sent, total
         now = time.monotonic()
         decile = sent * 10 // total if total else 0
         if now - self._last_time < self.interval and decile <= self._last_decile:
@@ -100,7 +104,9 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
     **Logs and XCom.** Progress (bytes, percent, MB/s) is logged every
     ``progress_interval`` seconds or every 10 %, and a final line gives size,
     time and throughput. Logs never contain the label, external ID, sample
-    names or the file's name. The genome ID (an ``int``) is the return value;
+    names or the file's name (Airflow does keep rendered template fields, such
+    as the label and external ID, for its "Rendered Template" view). The
+    genome ID (an ``int``) is the return value;
     its Fabric Enterprise URL is pushed under ``fabric_genome_url`` when the
     connection has ``ui_url``, for the "Fabric genome" extra link.
 
@@ -216,7 +222,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
             )
         genome_id = as_int_id(answer.get("genome_id", answer.get("id")), "genome_id in the upload answer")
         elapsed = max(time.monotonic() - progress.started, 1e-6)
-        size = _size(path)
+        size = progress.total or progress.sent or _size(path)
         self.log.info(
             "Uploaded genome %s into project %s: %s in %.1f s (%.1f MB/s)",
             genome_id,
