@@ -29,10 +29,37 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_fabric.operators.projects",
+                    "airflow_provider_fabric.operators.genomes",
+                    "airflow_provider_fabric.operators.reports",
+                    "airflow_provider_fabric.operators.exports",
+                    "airflow_provider_fabric.operators.variants",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_fabric.sensors.fabric"],
+            }
+        ],
         "hooks": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_fabric.hooks.fabric"],
+                "python-modules": [
+                    "airflow_provider_fabric.hooks.fabric",
+                    "airflow_provider_fabric.hooks.fabric_async",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_fabric.triggers.fabric"],
             }
         ],
         "extra-links": [
