@@ -6,7 +6,6 @@ falls inside them; other variants get a gene chosen deterministically.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 ASSAY_TYPES: dict[int, dict[str, Any]] = {
@@ -97,10 +96,14 @@ def panel_regions(panel_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def gene_for(chrom: str, pos: int) -> str:
-    """The gene of a position: the catalogue region holding it, else a deterministic pick."""
-    bare = chrom.removeprefix("chr")
-    for gene, (gene_chrom, start, end) in GENES.items():
-        if gene_chrom == bare and start <= pos <= end:
+_GENES_BY_CHROM: dict[str, list[tuple[int, int, str]]] = {}
+for _gene, (_chrom, _start, _end) in GENES.items():
+    _GENES_BY_CHROM.setdefault(_chrom, []).append((_start, _end, _gene))
+
+
+def gene_for(chrom: str, pos: int, digest: int) -> str:
+    """The gene of a position: the catalogue region holding it, else a pick by ``digest``."""
+    for start, end, gene in _GENES_BY_CHROM.get(chrom.removeprefix("chr"), ()):
+        if start <= pos <= end:
             return gene
-    return _OTHER_GENES[zlib.crc32(f"{bare}:{pos}".encode()) % len(_OTHER_GENES)]
+    return _OTHER_GENES[digest % len(_OTHER_GENES)]

@@ -92,6 +92,8 @@ def _genotype(record: Any) -> str | None:
     fields = record.fields
     if len(fields) < 2:
         return None
+    if fields[0].startswith("GT"):
+        return str(fields[1].split(":", 1)[0])
     keys = fields[0].split(":")
     if "GT" not in keys:
         return None
@@ -100,9 +102,16 @@ def _genotype(record: Any) -> str | None:
     return values[index] if index < len(values) else None
 
 
+_ZYGOSITY = {"0/1": "heterozygous", "0|1": "heterozygous", "1|0": "heterozygous", "1/1": "homozygous"}
+_ZYGOSITY.update({"1|1": "homozygous", "0/0": "reference", "0|0": "reference"})
+
+
 def _zygosity(genotype: str | None) -> str | None:
     if not genotype or "." in genotype:
         return None
+    known = _ZYGOSITY.get(genotype)
+    if known:
+        return known
     alleles = set(genotype.replace("|", "/").split("/"))
     if alleles == {"0"}:
         return "reference"
@@ -131,7 +140,7 @@ def make_variant(report_id: int, rvid: int, record: Any, edit: dict[str, Any] | 
         "zygosity": _zygosity(genotype),
         "quality": quality,
         "filter": record.filter,
-        "gene": catalogue.gene_for(record.chrom, record.pos),
+        "gene": catalogue.gene_for(record.chrom, record.pos, digest >> 8),
         "effect": _EFFECTS[digest % len(_EFFECTS)],
         "status": edit.get("status") or base_status(rvid),
         "to_report": edit["to_report"] if edit.get("to_report") is not None else base_to_report(rvid),
