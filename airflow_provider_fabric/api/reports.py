@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from airflow_provider_fabric.exceptions import FabricInputError
 
@@ -20,6 +20,14 @@ RELATIONSHIPS = ("mother", "father", "sibling", "other")
 REPORT_SEXES = {"m": "m", "male": "m", "f": "f", "female": "f"}
 GENOME_SEXES = ("male", "female", "unspecified")
 SHARE_ROLES = ("CONTRIBUTOR", "VIEWER", "NONE")
+
+
+@overload
+def as_id(value: Any, what: str) -> int: ...
+@overload
+def as_id(value: Any, what: str, *, optional: Literal[False]) -> int: ...
+@overload
+def as_id(value: Any, what: str, *, optional: bool) -> int | None: ...
 
 
 def as_id(value: Any, what: str, *, optional: bool = False) -> int | None:
