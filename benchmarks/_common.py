@@ -112,20 +112,35 @@ class ChildResult:
     stderr: str
 
 
-def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 3600) -> ChildResult:
-    """Run ``cmd`` in a fresh process; return its exit code, peak RSS (``wait4``) and last JSON line.
+TIME = shutil.which("time", path="/usr/bin:/bin")
 
-    ``os.wait4`` gives the rusage of exactly this child, so each client's peak
-    RSS is its own, not the maximum over every child this script has run.
+
+def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None) -> ChildResult:
+    """Run ``cmd`` in a fresh process; return its exit code, own peak RSS and last JSON line.
+
+    The peak RSS comes from GNU ``/usr/bin/time -f %M``, which forks the client
+    from a tiny process. (``os.wait4`` on a child forked straight from this
+    Python process would report at least *this* process's RSS: Linux carries the
+    pre-``exec`` high-water mark into ``ru_maxrss``.) Without GNU time,
+    ``wait4`` is the fallback and the figure is an upper bound.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile() as rss,
+    ):
+        full = [TIME, "-f", "%M", "-o", rss.name, *cmd] if TIME else list(cmd)
+        proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         text = out.read().decode(errors="replace")
         errors = err.read().decode(errors="replace")
+        peak = int(usage.ru_maxrss)
+        if TIME:
+            lines = Path(rss.name).read_text().split()
+            peak = int(lines[-1]) if lines and lines[-1].isdigit() else peak
     data: dict[str, Any] = {}
     for line in reversed(text.strip().splitlines()):
         if line.startswith("{"):
@@ -133,7 +148,7 @@ def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout:
             break
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}:\n{errors[-2000:]}\n{text[-1000:]}")
-    return ChildResult(proc.returncode, int(usage.ru_maxrss), data, errors)
+    return ChildResult(proc.returncode, peak, data, errors)
 
 
 @contextmanager

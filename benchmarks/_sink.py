@@ -1,0 +1,104 @@
+"""A minimal HTTPS sink: reads request bodies as fast as it can and throws them away.
+
+Used by ``bench_upload.py --target sink`` to measure what the *clients* can send
+when the server is not the bottleneck (the sandbox parses and checksums every
+byte, and re-reads the stored file, in Python). It speaks just enough HTTP/1.1:
+``Content-Length`` or chunked bodies, ``Expect: 100-continue``, keep-alive;
+every PUT/POST answers ``{"genome_id": 0}``, every GET ``{"objects": []}``.
+
+    python _sink.py CERT KEY      # prints the port, then serves until killed
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+import threading
+
+BUFFER = 1 << 20
+
+
+def _read_headers(conn: ssl.SSLSocket, pending: bytearray) -> bytes | None:
+    while b"\r\n\r\n" not in pending:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        pending += chunk
+    head, _, rest = bytes(pending).partition(b"\r\n\r\n")
+    pending[:] = rest
+    return head
+
+
+def _discard(conn: ssl.SSLSocket, pending: bytearray, length: int, scratch: memoryview) -> None:
+    take = min(length, len(pending))
+    del pending[:take]
+    length -= take
+    while length > 0:
+        got = conn.recv_into(scratch, min(length, len(scratch)))
+        if not got:
+            raise ConnectionError("client went away")
+        length -= got
+
+
+def _read_line(conn: ssl.SSLSocket, pending: bytearray) -> bytes:
+    while b"\r\n" not in pending:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("client went away")
+        pending += chunk
+    line, _, rest = bytes(pending).partition(b"\r\n")
+    pending[:] = rest
+    return line
+
+
+def serve(conn: ssl.SSLSocket) -> None:
+    pending = bytearray()
+    scratch = memoryview(bytearray(BUFFER))
+    try:
+        while True:
+            head = _read_headers(conn, pending)
+            if head is None:
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            method = lines[0].split(" ", 1)[0]
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+            if headers.get("expect", "").lower() == "100-continue":
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                while True:
+                    size = int(_read_line(conn, pending).split(b";")[0], 16)
+                    _discard(conn, pending, size + 2, scratch)
+                    if size == 0:
+                        break
+            else:
+                _discard(conn, pending, int(headers.get("content-length", "0")), scratch)
+            body = b'{"objects": []}' if method == "GET" else b'{"genome_id": 0}'
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+    except (ConnectionError, ssl.SSLError, OSError):
+        return
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[1], sys.argv[2])
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    while True:
+        raw, _ = listener.accept()
+        try:
+            conn = context.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            continue
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

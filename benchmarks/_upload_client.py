@@ -1,0 +1,70 @@
+"""One upload in a fresh process (run by ``bench_upload.py``); prints ``{"seconds": ..., "genome_id": ...}``.
+
+``seconds`` is timed inside the process around the upload only (interpreter start
+and imports excluded), like curl's ``%{time_total}``.
+
+    python _upload_client.py MODE PROJECT_ID FILE     # MODE: hook | operator | requests
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def main() -> None:
+    mode, project, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    conn = json.loads(os.environ["AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"])
+    if mode == "requests":
+        # How the vendor's example client uploads: requests.put with the open file as the body.
+        import requests
+
+        url = f"{conn['host'].rstrip('/')}/projects/{project}/genomes"
+        params = {"genome_label": "bench", "genome_sex": "female", "assembly_version": "hg19"}
+        started = time.perf_counter()
+        with open(path, "rb") as body:
+            response = requests.put(
+                url,
+                params=params,
+                data=body,
+                auth=(conn["login"], conn["password"]),
+                verify=conn["extra"]["verify"],
+                timeout=3600,
+            )
+        response.raise_for_status()
+        seconds = time.perf_counter() - started
+        genome_id = response.json()["genome_id"]
+    elif mode == "hook":
+        from airflow_provider_fabric.hooks.fabric import FabricHook
+
+        hook = FabricHook()
+        hook.settings  # noqa: B018 - resolve the connection before the clock starts
+        started = time.perf_counter()
+        answer = hook.upload_genome(project, path, genome_label="bench", genome_sex="female")
+        seconds = time.perf_counter() - started
+        genome_id = answer["genome_id"]
+    elif mode in ("operator", "operator-nochecksum"):
+        from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
+
+        operator = FabricUploadGenomeOperator(
+            task_id="upload",
+            project_id=project,
+            vcf_path=path,
+            genome_label="bench",
+            genome_sex="female",
+            external_id=f"bench-{time.time_ns()}",
+            checksum=mode == "operator",
+        )
+        operator.hook.settings  # noqa: B018 - resolve the connection before the clock starts
+        started = time.perf_counter()
+        genome_id = operator.execute({})  # type: ignore[arg-type]
+        seconds = time.perf_counter() - started
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    print(json.dumps({"seconds": seconds, "genome_id": genome_id}))
+
+
+if __name__ == "__main__":
+    main()
