@@ -58,7 +58,10 @@ ProgressCallback = Callable[[int, int | None], None]
 
 
 def genome_format_from_name(name: str) -> str | None:
-    """The API's ``format`` for a file name (``x.vcf.gz`` → ``vcf.gz``), or ``None`` if unclear."""
+    """The API's ``format`` for a file name (``x.vcf.gz`` → ``vcf.gz``), or ``None`` if unclear.
+
+    :param name: the file's name or path.
+    """
     lowered = name.lower()
     if lowered.endswith((".gz", ".bgz")):
         return "vcf.gz"
@@ -272,7 +275,11 @@ class FabricHook(BaseHook):
         return Retrying(**policy.tenacity_kwargs())(send_once)
 
     def get_json(self, path: str, params: Params | None = None) -> Any:
-        """GET ``path`` and return the raw JSON, timestamps left as the server sent them."""
+        """GET ``path`` and return the raw JSON, timestamps left as the server sent them.
+
+        :param path: API path such as ``/reports/12``.
+        :param params: GET parameters, sent in the ``X-fg-safe-params`` header.
+        """
         return self.request("GET", path, params=params).json()
 
     def _json(self, response: requests.Response) -> Any:
@@ -286,7 +293,12 @@ class FabricHook(BaseHook):
     def paginate(
         self, path: str, params: Params | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[dict[str, Any]]:
-        """Yield every object of a list endpoint, following ``limit``/``offset`` pages to the end."""
+        """Yield every object of a list endpoint, following ``limit``/``offset`` pages to the end.
+
+        :param path: the list endpoint, such as ``/projects/``.
+        :param params: filters, sent in the ``X-fg-safe-params`` header.
+        :param page_size: objects asked for per page.
+        """
         base = param_pairs(params)
         offset = 0
         while True:
@@ -306,7 +318,14 @@ class FabricHook(BaseHook):
     def create_project(
         self, project_name: str, description: str | None = None, share_role: str = "NONE"
     ) -> dict[str, Any]:
-        """Create a project; ``share_role`` is ``CONTRIBUTOR``, ``VIEWER`` or ``NONE``. Not retried."""
+        """Create a project and return it (with its numeric ``id``). Not retried (a POST).
+
+        :param project_name: the project's name.
+        :param description: an optional description.
+        :param share_role: how the project is shared with the workspace: ``CONTRIBUTOR``,
+            ``VIEWER`` or ``NONE``.
+        :raises FabricInputError: an empty name or an unknown share role.
+        """
         if share_role not in SHARE_ROLES:
             raise FabricInputError(f"share_role must be one of {', '.join(SHARE_ROLES)}")
         if not project_name or not str(project_name).strip():
@@ -390,7 +409,10 @@ class FabricHook(BaseHook):
             return self._json(response)
 
     def get_genome(self, genome_id: int | str) -> dict[str, Any]:
-        """One genome, with its annotation ``status``."""
+        """One genome, with its annotation ``status``.
+
+        :param genome_id: the genome's ID.
+        """
         return self._get(f"/genomes/{as_id(genome_id, 'genome_id')}")
 
     def list_genomes(
@@ -400,7 +422,12 @@ class FabricHook(BaseHook):
         external_id: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> list[dict[str, Any]]:
-        """Genomes of one project (or all), optionally only those with an ``external_id``."""
+        """Genomes of one project (or all), optionally only those with an ``external_id``.
+
+        :param project_id: the project, or ``None`` for every genome the API key can see.
+        :param external_id: only genomes with this external ID (sent in the safe-params header).
+        :param page_size: genomes asked for per page.
+        """
         path = "/genomes" if project_id is None else f"/projects/{as_id(project_id, 'project_id')}/genomes"
         return list(self.paginate(path, {"external_id": external_id}, page_size=page_size))
 
@@ -412,7 +439,14 @@ class FabricHook(BaseHook):
         external_id: str | None = None,
         project_id: int | str | None = None,
     ) -> dict[str, Any]:
-        """Rename a genome, change its external ID, or move it to another project."""
+        """Rename a genome, change its external ID, or move it to another project.
+
+        :param genome_id: the genome's ID.
+        :param name: the new label.
+        :param external_id: the new external ID.
+        :param project_id: the project to move it to.
+        :raises FabricInputError: none of ``name``, ``external_id``, ``project_id`` given.
+        """
         body = {
             "name": name,
             "external_id": external_id,
@@ -424,26 +458,46 @@ class FabricHook(BaseHook):
         return self._json(self.request("PUT", f"/genomes/{as_id(genome_id, 'genome_id')}", json_body=body))
 
     def delete_genome(self, genome_id: int | str) -> None:
-        """Delete a genome."""
+        """Delete a genome.
+
+        :param genome_id: the genome's ID.
+        """
         self.request("DELETE", f"/genomes/{as_id(genome_id, 'genome_id')}")
 
     # ----------------------------------------------------------------- reports
 
     def create_report(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a clinical report from a full creation body; returns the report. Not retried."""
+        """Create a clinical report from a full creation body; returns the report. Not retried (a POST).
+
+        :param payload: the creation body, as built by
+            :func:`~airflow_provider_fabric.api.reports.panel_report_payload` or
+            :func:`~airflow_provider_fabric.api.reports.family_report_payload`.
+        """
         answer = self._json(self.request("POST", "/reports/", json_body=dict(payload)))
         return answer.get("clinical_report", answer) if isinstance(answer, dict) else answer
 
     def create_panel_report(self, **kwargs: Any) -> dict[str, Any]:
-        """Create a panel report; keywords as :func:`.panel_report_payload`."""
+        """Create a panel report, checking every argument first.
+
+        :param kwargs: the keyword arguments of
+            :func:`~airflow_provider_fabric.api.reports.panel_report_payload`.
+        """
         return self.create_report(panel_report_payload(**kwargs))
 
     def create_family_report(self, **kwargs: Any) -> dict[str, Any]:
-        """Create a family report; keywords as :func:`.family_report_payload`."""
+        """Create a family report, checking every argument (family size, sexes...) first.
+
+        :param kwargs: the keyword arguments of
+            :func:`~airflow_provider_fabric.api.reports.family_report_payload`.
+        """
         return self.create_report(family_report_payload(**kwargs))
 
     def get_report(self, report_id: int | str, *, extended: bool = False) -> dict[str, Any]:
-        """One clinical report; ``extended=True`` adds variants and patient fields (PHI)."""
+        """One clinical report, with its ``status``.
+
+        :param report_id: the report's ID.
+        :param extended: also return variants and patient fields (PHI).
+        """
         return self._get(
             f"/reports/{as_id(report_id, 'report_id')}", {"extended": True if extended else None}
         )
@@ -463,7 +517,17 @@ class FabricHook(BaseHook):
         """Reports matching every given filter, all pages followed.
 
         ``external_id`` and ``accession_id`` match substrings on the server:
-        compare exactly yourself when you need one report.
+        compare exactly yourself when you need one report. Filters travel in the
+        ``X-fg-safe-params`` header.
+
+        :param report_type: only reports of this type (``panel``, ``Trio``...).
+        :param report_status: only reports in this status.
+        :param order_by: the server's sort key.
+        :param external_id: only reports whose genomes' external ID contains this (PHI).
+        :param accession_id: only reports whose accession ID contains this (PHI).
+        :param genome_id: only reports using this genome.
+        :param genome_name: only reports whose genome label contains this (PHI).
+        :param page_size: reports asked for per page.
         """
         params = {
             "report_type": report_type,
@@ -477,13 +541,21 @@ class FabricHook(BaseHook):
         return list(self.paginate("/reports/", params, page_size=page_size))
 
     def update_report(self, report_id: int | str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Attach genomes (same keys as creation) or set ``filter_id`` (``None`` = explicitly none)."""
+        """Attach genomes (same keys as creation) or set ``filter_id`` (``None`` = explicitly none).
+
+        :param report_id: the report's ID.
+        :param payload: the fields to change.
+        """
         return self._json(
             self.request("PUT", f"/reports/{as_id(report_id, 'report_id')}", json_body=dict(payload))
         )
 
     def post_patient_fields(self, report_id: int | str, fields: Mapping[str, Any]) -> Any:
-        """Set patient fields (PHI: never logged). Not retried."""
+        """Set patient fields (PHI: never logged). Not retried (a POST).
+
+        :param report_id: the report's ID.
+        :param fields: field name → value, e.g. ``{"Patient DOB": "..."}``.
+        """
         return self._json(
             self.request(
                 "POST", f"/reports/{as_id(report_id, 'report_id')}/patient_fields", json_body=dict(fields)
@@ -491,17 +563,27 @@ class FabricHook(BaseHook):
         )
 
     def get_patient_fields(self, report_id: int | str) -> Any:
-        """The report's patient fields (PHI)."""
+        """The report's patient fields (PHI).
+
+        :param report_id: the report's ID.
+        """
         return self._get(f"/reports/{as_id(report_id, 'report_id')}/patient_fields")
 
     def post_qc_data(self, report_id: int | str, qc_data: Mapping[str, Any]) -> Any:
-        """Post QC metrics defined by the report's assay type. Not retried."""
+        """Post QC metrics defined by the report's assay type. Not retried (a POST).
+
+        :param report_id: the report's ID.
+        :param qc_data: metric → value, e.g. ``{"mean_coverage": 112.4}``.
+        """
         return self._json(
             self.request("POST", f"/reports/{as_id(report_id, 'report_id')}/qc_data", json_body=dict(qc_data))
         )
 
     def get_qc_data(self, report_id: int | str) -> Any:
-        """The report's QC data entries."""
+        """The report's QC data entries.
+
+        :param report_id: the report's ID.
+        """
         return self._get(f"/reports/{as_id(report_id, 'report_id')}/qc_data")
 
     def _patch(self, path: str, ops: list[dict[str, Any]]) -> Any:
@@ -512,7 +594,11 @@ class FabricHook(BaseHook):
         )
 
     def update_report_status(self, report_id: int | str, status: str) -> dict[str, Any]:
-        """Move a report to ``status`` (e.g. ``APPROVED``) with a JSON Patch."""
+        """Move a report to ``status`` (e.g. ``APPROVED``) with a JSON Patch.
+
+        :param report_id: the report's ID.
+        :param status: the new status.
+        """
         return self._patch(
             f"/reports/{as_id(report_id, 'report_id')}/update_status/",
             [{"op": "replace", "path": "/status", "value": status}],
@@ -544,6 +630,19 @@ class FabricHook(BaseHook):
         JSON answers are parsed. CSV and VCF answers are returned as a streaming
         ``requests.Response`` that the caller must close (use it as a context
         manager and read ``iter_content``), so large exports never sit in memory.
+        Filters travel in the ``X-fg-safe-params`` header.
+
+        :param report_id: the report's ID.
+        :param format: ``JSON``, ``CSV`` or ``VCF``.
+        :param status: only variants with this review status, or any of these.
+        :param to_report: only variants with this reporting category, or any of these.
+        :param extended: ask for the extended variant information.
+        :param chrom: only variants on this chromosome.
+        :param start_on_chrom: only variants starting at or after this position.
+        :param end_on_chrom: only variants ending at or before this position.
+        :param alt: only variants with this alternate allele.
+        :param limit: page size.
+        :param offset: index of the page's first variant.
         """
         fmt = format.upper()
         if fmt not in VARIANT_FORMATS:
@@ -568,7 +667,12 @@ class FabricHook(BaseHook):
     def iter_variants(
         self, report_id: int | str, *, page_size: int = 1000, **filters: Any
     ) -> Iterator[dict[str, Any]]:
-        """Every variant of a report as JSON objects, following pages to the end."""
+        """Every variant of a report as JSON objects, following pages to the end.
+
+        :param report_id: the report's ID.
+        :param page_size: variants asked for per page.
+        :param filters: the filters of :meth:`get_variants` (``status``, ``chrom``...).
+        """
         filters.pop("format", None)
         params = {**self._variant_filters(**filters), "format": "JSON"}
         yield from self.paginate(
@@ -578,7 +682,13 @@ class FabricHook(BaseHook):
     def get_scored_variants(
         self, report_id: int | str, *, scoring_status: str | None = None, audit_log: bool = False
     ) -> Any:
-        """Scored variants; ``scoring_status`` is ``scored``, ``scoring`` or ``classified``."""
+        """A report's scored variants, as the server's JSON document.
+
+        :param report_id: the report's ID.
+        :param scoring_status: only variants in this scoring status: ``scored``, ``scoring``
+            or ``classified``.
+        :param audit_log: include the scoring audit log.
+        """
         if scoring_status is not None and scoring_status not in ("scored", "scoring", "classified"):
             raise FabricInputError("scoring_status must be scored, scoring or classified")
         params = {"scoring_status": scoring_status, "audit_log": "true" if audit_log else None}
@@ -592,7 +702,14 @@ class FabricHook(BaseHook):
         status: str | None = None,
         to_report: str | None = None,
     ) -> Any:
-        """Set a report variant's ``status`` and/or ``to_report`` with a JSON Patch."""
+        """Set a report variant's ``status`` and/or ``to_report`` with a JSON Patch.
+
+        :param report_id: the report's ID.
+        :param report_variant_id: the variant's ``report_variant_id`` in that report.
+        :param status: the new review status.
+        :param to_report: ``PRIMARY_FINDING``, ``SECONDARY_FINDING`` or ``DO_NOT_REPORT``.
+        :raises FabricInputError: neither given, or an unknown ``to_report``.
+        """
         ops = [
             {"op": "replace", "path": f"/{key}", "value": value}
             for key, value in (("status", status), ("to_report", to_report))
@@ -620,7 +737,12 @@ class FabricHook(BaseHook):
         """Set validation statuses from a VCF of validated variants (e.g. after Sanger confirmation).
 
         A path or bytes body is resent on transient failures (PUT is idempotent);
-        a file object is sent once.
+        a file object, or a file over 64 MiB, is sent once.
+
+        :param report_id: the report's ID.
+        :param file: a path, the file's bytes, or a binary file object.
+        :param format: ``vcf``, ``vcf.gz`` or ``vcf.bz2``; from the file name when omitted,
+            else ``vcf``.
         """
         name = os.fspath(file) if isinstance(file, str | os.PathLike) else getattr(file, "name", None)
         fmt = format or (genome_format_from_name(str(name)) if name else None) or "vcf"
@@ -649,6 +771,8 @@ class FabricHook(BaseHook):
     def get_report_pdf(self, report_id: int | str, *, preview: bool = False) -> requests.Response:
         """The final PDF (approved reports only) or the preview, as a streaming response to close.
 
+        :param report_id: the report's ID.
+        :param preview: the preview PDF (processed, not yet approved) instead of the final one.
         :raises FabricRequestError: 422 when that PDF is not available in the report's state.
         """
         kind = "pdf_preview" if preview else "pdf_report"
@@ -662,7 +786,12 @@ class FabricHook(BaseHook):
     def list_panels(
         self, *, name: str | None = None, description: str | None = None, test_code: str | None = None
     ) -> list[dict[str, Any]]:
-        """Gene panels, optionally filtered."""
+        """Gene panels, optionally filtered (substring matches on the server).
+
+        :param name: only panels whose name contains this.
+        :param description: only panels whose description contains this.
+        :param test_code: only panels whose test code contains this.
+        """
         return list(
             self.paginate("/panels/", {"name": name, "description": description, "test_code": test_code})
         )
@@ -682,9 +811,15 @@ class FabricHook(BaseHook):
         return True, f"Connected to {self.settings.base_url}"
 
     def report_ui_url(self, report_id: int | str) -> str | None:
-        """Link to a report in the Fabric Enterprise web app, when the connection has ``ui_url``."""
+        """Link to a report in the Fabric Enterprise web app, when the connection has ``ui_url``.
+
+        :param report_id: the report's ID.
+        """
         return f"{self.settings.ui_url}/reports/{report_id}" if self.settings.ui_url else None
 
     def genome_ui_url(self, genome_id: int | str) -> str | None:
-        """Link to a genome in the Fabric Enterprise web app, when the connection has ``ui_url``."""
+        """Link to a genome in the Fabric Enterprise web app, when the connection has ``ui_url``.
+
+        :param genome_id: the genome's ID.
+        """
         return f"{self.settings.ui_url}/genomes/{genome_id}" if self.settings.ui_url else None
