@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 
 def as_path(location: Any) -> ObjectStoragePath:
-    """An :class:`ObjectStoragePath` for a path, URL or ObjectStoragePath (local paths made absolute)."""
+    """An :class:`ObjectStoragePath` for a path, URL or ObjectStoragePath (local paths made absolute).
+
+    :param location: a local path, a URL such as ``s3://bucket/key``, or an ``ObjectStoragePath``.
+    """
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     if isinstance(location, ObjectStoragePath):
@@ -32,13 +35,20 @@ def as_path(location: Any) -> ObjectStoragePath:
 
 
 def display_name(location: Any) -> str:
-    """A path for log lines: the file's base name only (folder names may carry PHI)."""
+    """A path for log lines: the file's base name only (folder names may carry PHI).
+
+    :param location: a local path, a URL or an ``ObjectStoragePath``.
+    """
     return as_path(location).name
 
 
 @contextlib.contextmanager
 def open_source(location: Any) -> Iterator[IO[bytes]]:
-    """Open an input for streaming binary reads."""
+    """Open an input for streaming binary reads.
+
+    :param location: a local path, a URL or an ``ObjectStoragePath``.
+    :raises FabricInputError: the file does not exist.
+    """
     path = as_path(location)
     if not path.exists():
         from airflow_provider_fabric.exceptions import FabricInputError
@@ -55,6 +65,8 @@ def atomic_writer(destination: Any) -> Iterator[IO[bytes]]:
     Yields a binary file under a hidden temporary name in the same folder;
     on success it is moved onto ``destination`` (an atomic rename on local
     disks), on any error it is deleted and the error re-raised.
+
+    :param destination: a local path, a URL or an ``ObjectStoragePath``; its folder is created.
     """
     final = as_path(destination)
     final.parent.mkdir(parents=True, exist_ok=True)
