@@ -252,5 +252,7 @@ def test_catalogue(api: Api) -> None:
     regions = api.ok("GET", f"/panels/{cancer[0]['id']}/regions")["objects"]
     assert {"BRCA1", "BRCA2"} <= {r["gene"] for r in regions}
     assert api("GET", "/panels/424242/regions").status_code == 404
+    unknown = api("GET", "/no/such/endpoint")
+    assert unknown.status_code == 404 and unknown.json()["description"]
     assays = api.ok("GET", "/assay_types")["objects"]
     assert api.ok("GET", f"/assay_types/{assays[0]['id']}")["qc_metrics"]

@@ -50,8 +50,12 @@ def test_config_file_users_hashed_secrets_and_no_plaintext_on_disk(tmp_path: Pat
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     data_dir = tmp_path / "data"
-    sandbox = SandboxProcess(data_dir, secret="cli-secret-value", extra_args=["--config", str(config_path)])
+    ca_out = tmp_path / "client" / "fabric-ca.pem"
+    args = ["--config", str(config_path), "--ca-out", str(ca_out)]
+    sandbox = SandboxProcess(data_dir, secret="cli-secret-value", extra_args=args)
     with sandbox:
+        assert sandbox.ca_path == str(ca_out)
+        assert ca_out.read_bytes() == (data_dir / "tls" / "ca.pem").read_bytes()
         assert call(sandbox, "GET", "/projects/", auth=("hash-user", "from-hash")).status_code == 200
         assert call(sandbox, "GET", "/projects/", auth=("hash-user", "wrong")).status_code == 401
         assert call(sandbox, "GET", "/projects/", auth=("blocked", "blocked-secret")).status_code == 403
