@@ -57,7 +57,6 @@ autodoc_default_options = {
 }
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
-autodoc_class_signature = "separated"
 autodoc_inherit_docstrings = False
 
 html_theme = "furo"
