@@ -25,7 +25,7 @@ _OPTION = re.compile(r"^:(?P<name>[\w-]+):\s*(?P<value>.*)$")
 def _includes() -> list[tuple[Path, Path, dict[str, str]]]:
     found = []
     for page in sorted(DOCS.rglob("*.md")):
-        if "_build" in page.parts:
+        if "_build" in page.parts or "_drafts" in page.parts:  # not part of the site (conf.py)
             continue
         for match in _INCLUDE.finditer(page.read_text()):
             options = {}
