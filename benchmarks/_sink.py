@@ -4,13 +4,16 @@ Used by ``bench_upload.py --target sink`` to measure what the *clients* can send
 when the server is not the bottleneck (the sandbox parses and checksums every
 byte, and re-reads the stored file, in Python). It speaks just enough HTTP/1.1:
 ``Content-Length`` or chunked bodies, ``Expect: 100-continue``, keep-alive;
-every PUT/POST answers ``{"genome_id": 0}``, every GET ``{"objects": []}``.
+every PUT/POST answers ``{"genome_id": 0}``, every GET ``{"objects": []}`` -- or, when
+a third argument names a file, every GET of a ``.../variants`` path answers with that
+file's bytes (``bench_export.py --target source``: a server that costs nothing to export from).
 
-    python _sink.py CERT KEY      # prints the port, then serves until killed
+    python _sink.py CERT KEY [SERVE_FILE]      # prints the port, then serves until killed
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import sys
@@ -52,7 +55,17 @@ def _read_line(conn: ssl.SSLSocket, pending: bytearray) -> bytes:
     return line
 
 
-def serve(conn: ssl.SSLSocket) -> None:
+def _send_file(conn: ssl.SSLSocket, path: str) -> None:
+    size = os.path.getsize(path)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + f"Content-Length: {size}\r\n\r\n".encode()
+    )
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(BUFFER), b""):
+            conn.sendall(chunk)
+
+
+def serve(conn: ssl.SSLSocket, serve_file: str | None) -> None:
     pending = bytearray()
     scratch = memoryview(bytearray(BUFFER))
     try:
@@ -73,6 +86,10 @@ def serve(conn: ssl.SSLSocket) -> None:
                         break
             else:
                 _discard(conn, pending, int(headers.get("content-length", "0")), scratch)
+            target = lines[0].split(" ")[1] if " " in lines[0] else ""
+            if method == "GET" and serve_file and target.split("?")[0].endswith("/variants"):
+                _send_file(conn, serve_file)
+                continue
             body = b'{"objects": []}' if method == "GET" else b'{"genome_id": 0}'
             conn.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -88,6 +105,7 @@ def serve(conn: ssl.SSLSocket) -> None:
 def main() -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[1], sys.argv[2])
+    serve_file = sys.argv[3] if len(sys.argv) > 3 else None
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
     while True:
@@ -97,7 +115,7 @@ def main() -> None:
         except (ssl.SSLError, OSError):
             raw.close()
             continue
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, serve_file), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -65,16 +65,19 @@ def server_scan_seconds(path: Path, fmt: str) -> float:
 class Sink:
     """The ``_sink.py`` HTTPS server, with the sandbox's certificate; looks like a sandbox to the clients."""
 
-    def __init__(self, box: Any) -> None:
+    def __init__(self, box: Any, serve_file: Path | None = None) -> None:
         tls = Path(box.data_dir) / "tls"
         self.login, self.secret, self.ca_path = box.login, box.secret, box.ca_path
+        cmd = [
+            sys.executable,
+            str(_common.HERE / "_sink.py"),
+            str(tls / "server.pem"),
+            str(tls / "server-key.pem"),
+        ]
+        if serve_file is not None:
+            cmd.append(str(serve_file))
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(_common.HERE / "_sink.py"),
-                str(tls / "server.pem"),
-                str(tls / "server-key.pem"),
-            ],
+            cmd,
             stdout=subprocess.PIPE,
             text=True,
         )
