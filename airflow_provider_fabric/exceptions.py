@@ -8,7 +8,7 @@ by method and path only, and carry the server's ``description``.
 
 from __future__ import annotations
 
-from airflow.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout
 
 
 class FabricError(AirflowException):
@@ -69,8 +69,12 @@ class FabricServerError(FabricApiError):
     """429, 5xx, or no answer at all (connection dropped, timeout), after retries."""
 
 
-class FabricTimeoutError(FabricError):
-    """A sensor or trigger reached its deadline before the object reached a final status."""
+class FabricTimeoutError(FabricError, AirflowSensorTimeout):
+    """A sensor or trigger reached its deadline before the object reached a final status.
+
+    Also an :class:`AirflowSensorTimeout`, so Airflow fails the task without
+    retrying: another try would only wait the same time again.
+    """
 
 
 class FabricStatusError(FabricError):

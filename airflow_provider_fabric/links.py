@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+from airflow.providers.common.compat.sdk import BaseHook, BaseOperatorLink, XCom
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import BaseOperator, TaskInstanceKey
@@ -21,22 +21,36 @@ GENOME_URL_KEY = "fabric_genome_url"
 
 
 class _XComUrlLink(BaseOperatorLink):
-    xcom_key: str = ""
+    #: The XCom key the operator pushes the URL under (Airflow's own ``xcom_key``
+    #: property names where it stores the finished link; keep the two apart).
+    url_key: str = ""
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        url: Any = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
+        if not self._has_ui_url(operator):
+            return ""  # nothing was pushed: skip a lookup Airflow would log as an error
+        url: Any = XCom.get_value(key=self.url_key, ti_key=ti_key)
         return url if isinstance(url, str) else ""
+
+    @staticmethod
+    def _has_ui_url(operator: BaseOperator) -> bool:
+        conn_id = getattr(operator, "fabric_conn_id", None)
+        if not conn_id:
+            return True
+        try:
+            return bool(BaseHook.get_connection(conn_id).extra_dejson.get("ui_url"))
+        except Exception:  # an unreadable connection: let the XCom decide
+            return True
 
 
 class FabricReportLink(_XComUrlLink):
     """"Fabric report": opens the task's clinical report in Fabric Enterprise."""
 
     name = "Fabric report"
-    xcom_key = REPORT_URL_KEY
+    url_key = REPORT_URL_KEY
 
 
 class FabricGenomeLink(_XComUrlLink):
     """"Fabric genome": opens the task's genome in Fabric Enterprise."""
 
     name = "Fabric genome"
-    xcom_key = GENOME_URL_KEY
+    url_key = GENOME_URL_KEY

@@ -138,8 +138,11 @@ def test_poke_mode_times_out_with_a_clear_typed_error(fabric_conn, requests_mock
     soft = FabricClinicalReportStatusSensor(
         task_id="soft", report_id=5, deferrable=False, timeout=0, soft_fail=True
     )
-    with pytest.raises(AirflowSkipException, match="Timed out"):
+    with pytest.raises(AirflowSkipException) as skipped:
         soft.execute(context())
+    # Airflow words the skip itself; the reason travels as the cause.
+    assert isinstance(skipped.value.__cause__, FabricTimeoutError)
+    assert "Timed out waiting for clinical report 5" in str(skipped.value.__cause__)
 
 
 def test_poke_mode_honours_execution_timeout_as_the_deadline(fabric_conn, requests_mock):
