@@ -1,0 +1,197 @@
+"""#5 Waiting at scale: ``--triggers`` report-status triggers in one asyncio loop, against the sandbox.
+
+``--triggers`` clinical reports (default 1,000) are created with no genome, so they
+stay ``WAITING``. Then, in this process, one asyncio loop runs one
+``FabricClinicalReportStatusTrigger`` per report (``poke_interval=--interval``, the
+triggerer's way: each trigger's ``run()`` iterated as a task). After a ramp-up of one
+interval the script measures, over ``--windows`` intervals:
+
+* memory per trigger: growth of this process's RSS (``VmRSS``) from before the
+  triggers started to the steady state, divided by their number;
+* requests per trigger per interval (goal: exactly one): the sandbox's own request log
+  (``GET /reports/{id}``) over the window, divided by triggers x intervals;
+* event-loop lag: a probe task sleeps 50 ms in a loop and records how late it wakes
+  (median, p99, max over the window).
+
+The comparison is the poke-mode sensor: each one is a task process holding a worker
+slot for the whole wait. One ``FabricClinicalReportStatusSensor`` is run in poke mode
+in a fresh process (``poke()`` every interval, ``--windows`` times) and its peak RSS
+taken with GNU time; 1,000 of them hold 1,000 worker slots and about 1,000 x that
+memory (a lower bound: Airflow 3 adds a supervisor process per running task).
+
+    .venv/bin/python benchmarks/bench_triggers.py [--triggers 1000] [--interval 10] [--windows 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import _common
+
+SENSOR_CHILD = r"""
+import json, sys, time
+from airflow_provider_fabric.sensors.fabric import FabricClinicalReportStatusSensor
+from airflow_provider_fabric.triggers.fabric import StatusLog
+report, interval, looks = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+sensor = FabricClinicalReportStatusSensor(task_id="wait", report_id=report, poke_interval=interval)
+sensor._deadline = None
+sensor._status_log = StatusLog(sensor.kind, sensor.log)
+sensor._prepare({})
+done = []
+for _ in range(looks):
+    done.append(sensor.poke({}))
+    time.sleep(interval)
+print(json.dumps({"looks": looks, "done": any(bool(d) for d in done)}))
+"""
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def create_reports(n: int, project: int) -> list[int]:
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    hook = FabricHook()
+    try:
+        return [
+            int(hook.create_panel_report(panel_id=101, project_id=project, accession_id=f"BENCH-{i}")["id"])
+            for i in range(n)
+        ]
+    finally:
+        hook.close()
+
+
+async def lag_probe(samples: list[float], stop: asyncio.Event, step: float = 0.05) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        started = loop.time()
+        await asyncio.sleep(step)
+        samples.append(loop.time() - started - step)
+
+
+async def run_triggers(box: Any, reports: list[int], interval: float, windows: int) -> dict[str, Any]:
+    from airflow_provider_fabric.triggers.fabric import FabricClinicalReportStatusTrigger
+
+    events: list[Any] = []
+
+    async def drive(trigger: Any) -> None:
+        async for event in trigger.run():
+            events.append(event)
+            return
+
+    # Warm one trigger's imports and code paths so they do not count as per-trigger memory.
+    warm = FabricClinicalReportStatusTrigger(reports[0], poke_interval=interval, deadline=time.time() + 0.5)
+    await drive(warm)
+    events.clear()
+    before = rss_kb()
+    triggers = [FabricClinicalReportStatusTrigger(r, poke_interval=interval) for r in reports]
+    tasks = [asyncio.create_task(drive(t)) for t in triggers]
+    await asyncio.sleep(interval * 1.5)  # ramp-up: every trigger has looked once and is asleep
+    box.requests_seen(clear=True)
+    lags: list[float] = []
+    stop = asyncio.Event()
+    probe = asyncio.create_task(lag_probe(lags, stop))
+    rss_samples = []
+    window_start = time.monotonic()
+    for _ in range(windows):
+        await asyncio.sleep(interval)
+        rss_samples.append(rss_kb())
+    elapsed = time.monotonic() - window_start
+    seen = box.requests_seen(clear=True)
+    stop.set()
+    await probe
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    looks = [
+        r for r in seen if r.get("method") == "GET" and "/reports/" in str(r.get("path", r.get("url", "")))
+    ]
+    lags.sort()
+    return {
+        "triggers": len(triggers),
+        "rss_before_mb": before / 1024,
+        "rss_steady_mb": statistics.median(rss_samples) / 1024,
+        "kb_per_trigger": (statistics.median(rss_samples) - before) / len(triggers),
+        "requests": len(looks),
+        "intervals": elapsed / interval,
+        "per_trigger_per_interval": len(looks) / len(triggers) / (elapsed / interval),
+        "lag_median_ms": statistics.median(lags) * 1000 if lags else float("nan"),
+        "lag_p99_ms": lags[int(len(lags) * 0.99) - 1] * 1000 if lags else float("nan"),
+        "lag_max_ms": lags[-1] * 1000 if lags else float("nan"),
+        "early_events": len(events),
+        "sample_request": seen[0] if seen else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--triggers", type=int, default=1000, help="concurrent triggers (default 1000)")
+    parser.add_argument("--interval", type=float, default=10.0, help="poke interval in seconds (default 10)")
+    parser.add_argument("--windows", type=int, default=3, help="intervals measured (default 3)")
+    args = parser.parse_args()
+    _common.ensure_airflow_home()
+    _common.print_machine()
+    logging.disable(logging.WARNING)
+
+    with _common.sandbox(record_requests=True) as box:
+        project = _common.create_project(box)
+        started = time.monotonic()
+        reports = create_reports(args.triggers, project)
+        print(f"# created {len(reports)} reports in {time.monotonic() - started:.1f} s", flush=True)
+        result = asyncio.run(run_triggers(box, reports, args.interval, args.windows))
+        print("# " + json.dumps(result, default=str), flush=True)
+        sensor = _common.run_child(
+            [sys.executable, "-c", SENSOR_CHILD, str(reports[0]), str(args.interval), str(args.windows)],
+            env=_common.child_env(box),
+        )
+    sensor_mb = sensor.peak_rss_kb / 1024
+    n = result["triggers"]
+    per_kb = result["kb_per_trigger"]
+    lag = f"{result['lag_median_ms']:.1f} / {result['lag_p99_ms']:.1f} / {result['lag_max_ms']:.1f}"
+    print()
+    print(
+        _common.table(
+            ["measure", f"{n} deferred triggers (one loop)", f"{n} poke-mode sensors"],
+            [
+                ["worker slots held", 0, n],
+                [
+                    "memory",
+                    f"{n * per_kb / 1024:.0f} MB ({per_kb:.0f} kB/trigger)",
+                    f">= {n * sensor_mb / 1024:.1f} GB ({sensor_mb:.0f} MB/process)",
+                ],
+                [
+                    "requests per wait per interval (goal 1)",
+                    f"{result['per_trigger_per_interval']:.3f}",
+                    "1 (one poke per interval)",
+                ],
+                [
+                    "event-loop lag median / p99 / max ms",
+                    lag,
+                    "n/a (one process each)",
+                ],
+            ],
+        )
+    )
+    print()
+    print(
+        f"memory ratio sensors / triggers: {sensor_mb * 1024 / max(per_kb, 1):.0f}x; "
+        f"requests counted {result['requests']} over {result['intervals']:.2f} intervals"
+    )
+
+
+if __name__ == "__main__":
+    main()
