@@ -43,14 +43,14 @@ class _XComUrlLink(BaseOperatorLink):
 
 
 class FabricReportLink(_XComUrlLink):
-    """"Fabric report": opens the task's clinical report in Fabric Enterprise."""
+    """ "Fabric report": opens the task's clinical report in Fabric Enterprise."""
 
     name = "Fabric report"
     url_key = REPORT_URL_KEY
 
 
 class FabricGenomeLink(_XComUrlLink):
-    """"Fabric genome": opens the task's genome in Fabric Enterprise."""
+    """ "Fabric genome": opens the task's genome in Fabric Enterprise."""
 
     name = "Fabric genome"
     url_key = GENOME_URL_KEY

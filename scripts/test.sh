@@ -15,5 +15,9 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy airflow_provider_fabric
+echo "== bandit"
+.venv/bin/bandit -q -c pyproject.toml -r airflow_provider_fabric
+echo "== docs (warnings are errors)"
+.venv/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 echo "== pytest"
 .venv/bin/pytest "$@"

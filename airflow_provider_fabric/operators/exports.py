@@ -222,9 +222,7 @@ def _report_id(value: Any) -> int:
     """The report ID as an ``int`` (templates render strings); refuses anything but digits."""
     from airflow_provider_fabric.api.reports import as_id
 
-    rid = as_id(value, "report_id")
-    assert rid is not None  # not optional: as_id raised otherwise
-    return rid
+    return as_id(value, "report_id")
 
 
 # --------------------------------------------------------------------------- variants

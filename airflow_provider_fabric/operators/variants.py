@@ -75,7 +75,6 @@ class FabricUpdateVariantOperator(FabricBaseOperator):
 
         report_id = as_id(self.report_id, "report_id")
         variant_id = as_id(self.report_variant_id, "report_variant_id")
-        assert report_id is not None and variant_id is not None  # as_id raised otherwise
         self.push_report_url(context, report_id)
         answer = self.hook.update_variant(
             report_id, variant_id, status=self.status or None, to_report=self.to_report or None
@@ -157,7 +156,6 @@ class FabricSetVariantStatusesOperator(FabricBaseOperator):
         from airflow_provider_fabric.storage import as_path, display_name, open_source
 
         report_id = as_id(self.report_id, "report_id")
-        assert report_id is not None  # as_id raised otherwise
         self.push_report_url(context, report_id)
         name = display_name(self.source)
         try:

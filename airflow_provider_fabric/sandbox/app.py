@@ -20,12 +20,14 @@ from .store import Store
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
+    if not isinstance(exc, ApiError):  # registered for ApiError only
+        raise exc
     return JSONResponse({"description": exc.description}, status_code=exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
     text = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
     return JSONResponse({"description": text}, status_code=exc.status_code, headers=exc.headers)
 

@@ -97,7 +97,7 @@ class FaultInjector:
     def configure(self, config: FaultConfig) -> None:
         with self._lock:
             self.config = config
-            self._random = random.Random(config.seed)  # noqa: S311 - simulation, not security
+            self._random = random.Random(config.seed)  # noqa: S311  # fault simulation, not security  # nosec B311
             self._script = list(config.script)
             self._paths = [re.compile(pattern) for pattern in config.paths]
             self.stats: dict[str, int] = {"matched": 0, **dict.fromkeys(KINDS, 0)}

@@ -89,12 +89,12 @@ class Store:
     def insert(self, table: str, values: dict[str, Any]) -> int:
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        return self.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))  # noqa: S608
+        return self.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))  # noqa: S608  # nosec B608
 
     def update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
         if values:
             assignments = ", ".join(f"{column} = ?" for column in values)
-            self.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), row_id])  # noqa: S608
+            self.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), row_id])  # noqa: S608  # nosec B608
 
     def close(self) -> None:
         with self._lock:

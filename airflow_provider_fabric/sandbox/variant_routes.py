@@ -222,7 +222,7 @@ def _set_fields(
         for field, value in fields.items():
             statements.append(
                 (
-                    f"UPDATE variant_overrides SET {field} = ?, updated_at = ? "  # noqa: S608
+                    f"UPDATE variant_overrides SET {field} = ?, updated_at = ? "  # noqa: S608  # nosec B608
                     "WHERE report_id = ? AND rvid = ?",
                     [value, now, report_id, rvid],
                 )

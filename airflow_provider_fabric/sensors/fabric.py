@@ -79,9 +79,7 @@ def genome_id_list(value: Any) -> list[int]:
     def add(item: Any) -> None:
         if isinstance(item, Mapping):
             item = item.get("genome_id", item.get("id"))
-            number = as_id(item, "genome_ids")
-            assert number is not None  # as_id raises for a missing ID
-            found.append(number)
+            found.append(as_id(item, "genome_ids"))
         elif isinstance(item, str):
             text = item.strip()
             if text[:1] in "[(":
@@ -99,9 +97,7 @@ def genome_id_list(value: Any) -> list[int]:
                 if not text:
                     raise FabricInputError("genome_ids is empty")
         elif isinstance(item, int):
-            number = as_id(item, "genome_ids")
-            assert number is not None
-            found.append(number)
+            found.append(as_id(item, "genome_ids"))
         elif isinstance(item, Iterable):
             for sub in item:
                 add(sub)
@@ -252,10 +248,9 @@ class _FabricStatusSensor(BaseSensorOperator):
         :raises FabricTimeoutError: the deadline passed first.
         :raises FabricAuthError: (or another typed API error) the wait could not go on.
         """
-        raise_for_event(event)
-        assert event is not None  # raise_for_event raises for a missing event
-        self.log.info("%s", event.get("message"))
-        return self._event_result(event)
+        success = raise_for_event(event)
+        self.log.info("%s", success.get("message"))
+        return self._event_result(success)
 
     def _trigger_kwargs(self) -> dict[str, Any]:
         return {
@@ -406,9 +401,7 @@ class FabricClinicalReportStatusSensor(_FabricStatusSensor):
         self._id: int = 0
 
     def _prepare(self, context: Context) -> None:
-        number = as_id(self.report_id, "report_id")
-        assert number is not None  # as_id raises for a missing ID
-        self._id = number
+        self._id = as_id(self.report_id, "report_id")
         self.log.info(
             "Waiting for clinical report %s to reach %s", self._id, " or ".join(self.target_statuses)
         )

@@ -154,7 +154,7 @@ def _batches(
 ) -> Iterator[list[str]]:
     """Lists of data lines (each with its line ending), sorted by chromosome and position."""
     lengths = _lengths(build)
-    rng = random.Random(seed)  # noqa: S311 - synthetic test data, not security
+    rng = random.Random(seed)  # noqa: S311  # synthetic test data, not security  # nosec B311
     pool = _suffix_pool(rng, len(samples), line_ending)
     jitter = [rng.random() * 0.9 for _ in range(_JITTER)]
     if n_records is None:
@@ -302,7 +302,7 @@ def write_family(
         raise ValueError("family member names must be unique")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(f"{seed}:{family_id}")  # noqa: S311 - synthetic test data
+    rng = random.Random(f"{seed}:{family_id}")  # noqa: S311  # synthetic test data  # nosec B311
     sites = math.ceil(n_records * 1.5)
     member_lines: dict[str, list[str]] = {m: [] for m in members}
     proband = members[0]

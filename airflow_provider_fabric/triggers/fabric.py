@@ -281,10 +281,11 @@ def error_event(err: BaseException, **ids: Any) -> dict[str, Any]:
     return event
 
 
-def raise_for_event(event: Mapping[str, Any] | None) -> None:
-    """Turn a non-success trigger event into the matching typed error.
+def raise_for_event(event: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Turn a non-success trigger event into the matching typed error; return a success event.
 
     :param event: the trigger's event.
+    :returns: the event, when it reports success.
     :raises FabricStatusError: ``failure``: the object ended in a failure status.
     :raises FabricTimeoutError: ``timeout``: the deadline passed first.
     :raises FabricAuthError: (and the other API errors) ``error``: the wait could not go on.
@@ -294,7 +295,7 @@ def raise_for_event(event: Mapping[str, Any] | None) -> None:
     status = event.get("status")
     message = str(event.get("message") or "no message")
     if status == SUCCESS:
-        return
+        return event
     if status == FAILURE:
         raise FabricStatusError(message)
     if status == TIMEOUT:

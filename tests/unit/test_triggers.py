@@ -345,4 +345,5 @@ def test_unknown_status_is_logged_once_and_waited_on(fabric_conn, logs):
 def test_raise_for_event_needs_an_event():
     with pytest.raises(FabricError, match="without an event"):
         raise_for_event(None)
-    assert raise_for_event({"status": "success", "message": "ok"}) is None
+    success = {"status": "success", "message": "ok"}
+    assert raise_for_event(success) is success
