@@ -44,11 +44,16 @@ def airflow_db() -> str:
 
 @pytest.fixture(scope="session")
 def dag_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real ``fabric-sandbox`` over HTTPS with fast clocks; the default connection points at it."""
+    """A real ``fabric-sandbox`` over HTTPS; the default connection points at it.
+
+    Annotation takes 2 s: long enough that an annotation sensor, which starts right after the
+    upload, always finds the genome still annotating (so deferrable mode really defers), short
+    enough for a fast suite.
+    """
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
     process = SandboxProcess(
-        tmp_path_factory.mktemp("dag-sandbox"), annotation_seconds=0.5, report_seconds=0.5
+        tmp_path_factory.mktemp("dag-sandbox"), annotation_seconds=2.0, report_seconds=1.0
     )
     with process, pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV, process.conn_json())
@@ -57,7 +62,10 @@ def dag_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def load_dag(dag_id: str, *, deferrable: bool) -> Any:
-    """Parse the examples with sensors defaulting to ``deferrable`` and return one DAG."""
+    """Parse the examples with sensors defaulting to ``deferrable`` and return one DAG.
+
+    Sets ``[operators] default_deferrable`` in the environment; :func:`run_dag` restores it.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     os.environ[DEFERRABLE_ENV] = str(deferrable)
@@ -69,13 +77,20 @@ def load_dag(dag_id: str, *, deferrable: bool) -> Any:
 
 
 def run_dag(dag_id: str, conf: dict[str, Any], *, deferrable: bool) -> Any:
-    """Run an example DAG to the end with ``dag.test()`` and return its DagRun."""
-    dag = load_dag(dag_id, deferrable=deferrable)
-    sensors = [task for task in dag.tasks if hasattr(task, "deferrable") and "Sensor" in type(task).__name__]
-    assert sensors and all(task.deferrable is deferrable for task in sensors)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Starlette.*", category=UserWarning)
-        return dag.test(run_conf=conf)
+    """Run an example DAG to the end with ``dag.test()`` (sensors in the given mode); return its DagRun."""
+    before = os.environ.get(DEFERRABLE_ENV)
+    try:
+        dag = load_dag(dag_id, deferrable=deferrable)
+        sensors = [task for task in dag.tasks if type(task).__name__.endswith("Sensor")]
+        assert all(task.deferrable is deferrable for task in sensors)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Starlette.*", category=UserWarning)
+            return dag.test(run_conf=conf)
+    finally:
+        if before is None:
+            os.environ.pop(DEFERRABLE_ENV, None)
+        else:
+            os.environ[DEFERRABLE_ENV] = before
 
 
 def task_states(run: Any) -> dict[str, list[str]]:

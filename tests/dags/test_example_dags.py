@@ -1,0 +1,267 @@
+"""The example DAGs run end to end with ``dag.test()`` against a real fabric-sandbox, in both sensor modes.
+
+Each test checks what a lab relies on, not just the run's state: the files at
+their destinations, exports that hold exactly the uploaded variants, real
+PDFs, one genome/report/project on the server however the tasks ran, and no
+PHI placed in the inputs anywhere in the task logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import read_vcf_info, read_vcf_keys, run_dag, task_log_text, task_states
+
+MODES = [pytest.param(False, id="poke"), pytest.param(True, id="deferrable")]
+TRIGGER_LOGGER = "airflow_provider_fabric.triggers.fabric"  # trigger status lines name their logger
+
+
+def sentinel(what: str, deferrable: bool) -> str:
+    """A PHI stand-in that must never reach a log line."""
+    return f"PHISENTINEL{what}{'D' if deferrable else 'P'}"
+
+
+def all_sentinels(deferrable: bool) -> list[str]:
+    return [
+        sentinel(what, deferrable)
+        for what in ("LABEL", "EXTID", "ACCESSION", "FIRSTNAME", "LASTNAME", "SAMPLE", "FAMILY", "DOB")
+    ]
+
+
+def assert_no_phi(output: str, home: str, deferrable: bool) -> None:
+    text = output + task_log_text(home)
+    assert text.strip(), "the run's output was captured"
+    leaked = [value for value in all_sentinels(deferrable) if value in text]
+    assert leaked == [], f"PHI sentinels found in task logs: {leaked}"
+
+
+def assert_succeeded(run: Any) -> dict[str, list[str]]:
+    states = task_states(run)
+    failed = {task: s for task, s in states.items() if set(s) != {"success"}}
+    assert str(run.state) == "success" and failed == {}, failed
+    return states
+
+
+def assert_mode(output: str, deferrable: bool) -> None:
+    """Deferrable sensors hand the annotation wait to a trigger; poke-mode sensors never do."""
+    assert (TRIGGER_LOGGER in output) is deferrable, "sensors deferred if and only if deferrable"
+
+
+def one(items: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    found = [item for item in items if all(item.get(key) == value for key, value in match.items())]
+    assert len(found) == 1, f"expected exactly one object with {match}, found {len(found)}"
+    return found[0]
+
+
+def csv_keys(path: Path) -> list[tuple[str, int, str, str]]:
+    with path.open(newline="") as handle:
+        return [
+            (row["chrom"].removeprefix("chr"), int(row["start_on_chrom"]), row["ref"], row["alt"])
+            for row in csv.DictReader(handle)
+        ]
+
+
+def assert_pdf(path: Path) -> None:
+    assert path.read_bytes()[:5] == b"%PDF-"
+
+
+def no_partial_files(folder: Path) -> None:
+    assert [p.name for p in folder.rglob(".*")] == [], "no half-written temporary files left"
+
+
+# -- panel ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_panel_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrable):
+    from airflow_provider_fabric.testing.vcfgen import write_vcf
+
+    inputs, outputs = tmp_path / "inputs", tmp_path / "exports"
+    inputs.mkdir()
+    vcf = write_vcf(inputs / "proband.vcf.gz", 150, sample=sentinel("SAMPLE", deferrable), compression="gz")
+    (inputs / "fields.json").write_text(
+        json.dumps(
+            {
+                "First Name": sentinel("FIRSTNAME", deferrable),
+                "Last Name": sentinel("LASTNAME", deferrable),
+                "Patient DOB": sentinel("DOB", deferrable),
+                "Indication for Testing": "Synthetic test",
+            }
+        )
+    )
+    (inputs / "qc.json").write_text(json.dumps({"total_reads": 1000, "mean_coverage": 250.5}))
+    conf = {
+        "project_name": "DAG tests: panels",  # shared by both modes: found by name, never duplicated
+        "vcf_path": str(vcf),
+        "genome_label": sentinel("LABEL", deferrable),
+        "genome_sex": "female",
+        "external_id": sentinel("EXTID", deferrable),
+        "accession_id": sentinel("ACCESSION", deferrable),
+        "panel_id": 101,
+        "patient_fields_path": f"file://{inputs / 'fields.json'}",
+        "qc_data_path": str(inputs / "qc.json"),
+        "output_base": f"file://{outputs}",
+    }
+
+    run = run_dag("example_fabric_panel", conf, deferrable=deferrable)
+    captured = capfd.readouterr()
+    assert_succeeded(run)
+    assert_mode(captured.out + captured.err, deferrable)
+
+    state = dag_sandbox.state()
+    project = one(state["projects"], name="DAG tests: panels")
+    genome = one(state["genomes"], external_id=conf["external_id"])
+    assert (genome["project_id"], genome["status"], genome["genome_label"]) == (
+        project["id"],
+        "ANNOTATED",
+        conf["genome_label"],
+    )
+    report = one(state["reports"], accession_id=conf["accession_id"])
+    assert (report["report_type"], report["panel_id"], report["proband_genome_id"]) == (
+        "panel",
+        101,
+        genome["id"],
+    )
+    assert report["status"] == "APPROVED"
+
+    folder = outputs / "panel" / f"report-{report['id']}"
+    uploaded = read_vcf_keys(vcf)
+    assert read_vcf_keys(folder / "variants.vcf") == uploaded
+    assert sorted(csv_keys(folder / "variants.csv")) == sorted(uploaded)
+    assert_pdf(folder / "report-preview.pdf")
+    assert_pdf(folder / "report.pdf")
+    filed = json.loads((folder / "report.json").read_text())
+    assert filed["id"] == report["id"] and filed["status"] == "APPROVED"
+    # The LIMS file is the full record, patient fields included (documented to hold PHI).
+    assert filed["patient_fields"]["Last Name"] == sentinel("LASTNAME", deferrable)
+    assert dag_sandbox.admin("GET", f"/reports/{report['id']}/qc_data")["objects"]
+    no_partial_files(outputs)
+
+    assert_no_phi(captured.out + captured.err, airflow_db, deferrable)
+
+
+# -- trio -----------------------------------------------------------------------------------------
+
+_trio_runs: dict[bool, dict[str, Any]] = {}
+
+
+def run_trio(tmp_path: Path, deferrable: bool, capfd: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """Run the trio DAG once per mode (the confirmation loop reuses its report)."""
+    if deferrable in _trio_runs:
+        return _trio_runs[deferrable]
+    from airflow_provider_fabric.testing.vcfgen import write_family
+
+    family = tmp_path / "family"
+    paths = write_family(family, sentinel("FAMILY", deferrable), n_records=120, compression="gz", seed=5)
+    proband, mother, father = paths
+    rows = [  # not proband-first on purpose: the DAG must still put the proband first
+        ("mother", mother.name, "female", "false"),
+        ("proband", str(proband), "male", "true"),  # an absolute path works too
+        ("father", f"file://{father}", "male", "false"),
+    ]
+    with (family / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
+        for role, path, sex, affected in rows:
+            label = sentinel("LABEL", deferrable) + role
+            writer.writerow([role, path, label, sex, sentinel("EXTID", deferrable) + role, affected])
+    outputs = tmp_path / "exports"
+    conf = {
+        "project_name": "DAG tests: families",
+        "manifest_path": f"file://{family / 'manifest.csv'}",
+        "accession_id": sentinel("ACCESSION", deferrable) + "FAM",
+        "output_base": str(outputs),
+    }
+    run = run_dag("example_fabric_trio", conf, deferrable=deferrable)
+    captured = capfd.readouterr()
+    result = {
+        "run": run,
+        "output": captured.out + captured.err,
+        "conf": conf,
+        "proband_vcf": proband,
+        "outputs": outputs,
+    }
+    _trio_runs[deferrable] = result
+    return result
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_trio_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrable):
+    trio = run_trio(tmp_path, deferrable, capfd)
+    states = assert_succeeded(trio["run"])
+    assert len(states["upload_genomes"]) == 3, "one mapped upload per manifest row"
+    assert_mode(trio["output"], deferrable)
+
+    state = dag_sandbox.state()
+    genomes = {
+        role: one(state["genomes"], external_id=sentinel("EXTID", deferrable) + role)
+        for role in ("proband", "mother", "father")
+    }
+    assert {genome["status"] for genome in genomes.values()} == {"ANNOTATED"}
+    assert len({genome["project_id"] for genome in genomes.values()}) == 1
+    one(state["projects"], name="DAG tests: families")
+    report = one(state["reports"], accession_id=trio["conf"]["accession_id"])
+    assert report["report_type"] == "Trio"
+    assert report["proband_genome_id"] == genomes["proband"]["id"]
+    members = {member["relationship"]: member for member in report["family"].values() if member}
+    assert members["mother"]["genome_id"] == genomes["mother"]["id"]
+    assert members["father"]["genome_id"] == genomes["father"]["id"]
+    assert (members["mother"]["sex"], members["father"]["sex"]) == ("f", "m")
+    assert report["status"] == "READY TO REVIEW"
+
+    folder = trio["outputs"] / "family" / f"report-{report['id']}"
+    uploaded = read_vcf_keys(trio["proband_vcf"])
+    assert read_vcf_keys(folder / "variants.vcf") == uploaded
+    assert sorted(csv_keys(folder / "variants.csv")) == sorted(uploaded)
+    assert_pdf(folder / "report-preview.pdf")
+    no_partial_files(trio["outputs"])
+
+    assert_no_phi(trio["output"], airflow_db, deferrable)
+
+
+# -- confirmation loop ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_confirmation_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrable):
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    trio = run_trio(tmp_path, deferrable, capfd)
+    assert_succeeded(trio["run"])
+    report = one(dag_sandbox.state()["reports"], accession_id=trio["conf"]["accession_id"])
+    outputs = tmp_path / "confirmation-exports"
+    conf = {"report_id": report["id"], "output_base": f"file://{outputs}"}
+
+    run = run_dag("example_fabric_confirmation", conf, deferrable=deferrable)
+    captured = capfd.readouterr()
+    assert_succeeded(run)
+
+    (folder,) = (outputs / "confirmation" / f"report-{report['id']}").iterdir()  # one folder per run
+    reviewed = read_vcf_keys(folder / "reviewed.vcf")
+    assert reviewed, "the report has reviewed variants to confirm"
+    assert set(reviewed) <= set(read_vcf_keys(trio["proband_vcf"]))
+    assert {info["STATUS"] for info in read_vcf_info(folder / "reviewed.vcf")} == {"REVIEWED"}
+    assert read_vcf_keys(folder / "validated.vcf") == reviewed
+    assert {info["VALIDATION"] for info in read_vcf_info(folder / "validated.vcf")} == {"CONFIRMED"}
+    assert read_vcf_keys(folder / "reviewed-after.vcf") == reviewed
+    assert {info.get("VALIDATION") for info in read_vcf_info(folder / "reviewed-after.vcf")} == {"CONFIRMED"}
+    assert isinstance(json.loads((folder / "scored.json").read_text()), dict)
+
+    # What reviewers see in Fabric now, read independently of the DAG's own exports.
+    variants = list(FabricHook().iter_variants(report["id"]))
+    confirmed = {
+        (str(v["chrom"]).removeprefix("chr"), int(v["start_on_chrom"]), v["ref"], v["alt"])
+        for v in variants
+        if v.get("validation_status") == "CONFIRMED"
+    }
+    assert confirmed == set(reviewed)
+    first_reviewed = int(read_vcf_info(folder / "reviewed.vcf")[0]["RVID"])
+    primary = [v for v in variants if v["report_variant_id"] == first_reviewed]
+    assert primary and primary[0]["to_report"] == "PRIMARY_FINDING"
+    no_partial_files(outputs)
+
+    assert_no_phi(captured.out + captured.err, airflow_db, deferrable)
