@@ -114,3 +114,63 @@ def test_upload_killed_then_retried_makes_exactly_one_genome(sandbox, tmp_path, 
     assert [g["id"] for g in genomes] == [genome_id], "exactly one genome, the one the task returned"
     assert genomes[0]["checksum"] == hashlib.md5(vcf.read_bytes()).hexdigest()  # noqa: S324 - Fabric's checksum
     assert genomes[0]["size"] == vcf.stat().st_size
+
+
+@pytest.fixture(scope="module")
+def big_report(rel_sandbox, tmp_path_factory) -> int:
+    """A report READY TO REVIEW on a 150,000-variant genome: its export takes long enough to interrupt."""
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+    from airflow_provider_fabric.testing.vcfgen import write_vcf
+
+    rel_sandbox.clear_faults()
+    hook = FabricHook()
+    project_id = hook.create_project(f"crash tests {next(_names)}")["id"]
+    vcf = write_vcf(tmp_path_factory.mktemp("big") / "big.vcf.gz", 150_000, compression="gz", seed=11)
+    genome = hook.upload_genome(project_id, vcf, genome_label="crash-export", genome_sex="male")
+    genome_id = genome["genome_id"] if "genome_id" in genome else genome["id"]
+    wait_for(lambda: hook.get_genome(genome_id)["status"] == "ANNOTATED", what="annotation")
+    report = hook.create_panel_report(proband_genome_id=genome_id, panel_id=101, accession_id="crash-export")
+    wait_for(lambda: hook.get_report(report["id"])["status"] == "READY TO REVIEW", what="processing")
+    return int(report["id"])
+
+
+def partials(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.glob(".variants.vcf.partial-*"))
+
+
+def test_export_killed_then_retried_leaves_no_partial_file_at_the_destination(sandbox, big_report, tmp_path):
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    folder = tmp_path / "exports"
+    destination = folder / "variants.vcf"
+    kwargs = {"report_id": big_report, "destination": str(destination), "format": "vcf"}
+    worker = start(EXPORT, kwargs, tmp_path / "try1.log")
+    kill_when(worker, lambda: folder.exists() and partials(folder), "the export's temporary file to appear")
+
+    assert not destination.exists(), "a killed export leaves nothing at the destination"
+    stale = partials(folder)
+    assert len(stale) == 1 and stale[0].startswith("."), "what it leaves is one hidden temporary file"
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [], "readers see no file"
+
+    result = run_to_end(EXPORT, kwargs, tmp_path / "try2.log")
+    with FabricHook().get_variants(big_report, format="VCF") as answer:
+        expected = answer.content
+    assert destination.read_bytes() == expected, "the retry wrote exactly the server's export"
+    assert result["bytes"] == len(expected) and result["variant_count"] >= 100_000
+    # Observed: the killed try's hidden temporary file is still there after the retry (see the xfail below).
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == ["variants.vcf"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="storage.atomic_writer leaves a SIGKILLed try's .NAME.partial-* behind; proposed: remove stale "
+    "partials of the same destination (older than a grace period) before writing",
+)
+def test_export_retry_cleans_the_killed_tries_temporary_file(sandbox, big_report, tmp_path):
+    folder = tmp_path / "exports"
+    destination = folder / "variants.vcf"
+    kwargs = {"report_id": big_report, "destination": str(destination), "format": "vcf"}
+    worker = start(EXPORT, kwargs, tmp_path / "try1.log")
+    kill_when(worker, lambda: folder.exists() and partials(folder), "the export's temporary file to appear")
+    run_to_end(EXPORT, kwargs, tmp_path / "try2.log")
+    assert partials(folder) == []
