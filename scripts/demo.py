@@ -187,7 +187,10 @@ def describe_file(path: Path, output: Path) -> str:
         what += f"  {count_records(path):5d} variants"
     elif path.suffix == ".pdf":
         what += "  PDF" if path.read_bytes()[:5] == b"%PDF-" else "  NOT A PDF"
-    return f"    {str(path.relative_to(output)):<58} {what}"
+    name = str(path.relative_to(output))
+    if len(name) > 56:  # confirmation folders are named after the run: keep the line on one row
+        name = "..." + name[-53:]
+    return f"    {name:<56} {what}"
 
 
 def summary(output: Path, state: dict[str, Any], outcomes: list[dict[str, Any]], total: float) -> str:
@@ -199,17 +202,26 @@ def summary(output: Path, state: dict[str, Any], outcomes: list[dict[str, Any]],
             f"  {outcome['dag_id']:<30} {outcome['state']:<8} {outcome['seconds']:6.1f} s  "
             f"{ok}/{len(tasks)} task instances succeeded"
         )
-        failed = sorted({task["task_id"] for task in tasks if task["state"] in ("failed", "upstream_failed")})
-        if failed:
-            lines.append(f"    not successful: {', '.join(failed)}")
+        if outcome.get("note"):
+            lines.append(f"    ({outcome['note']})")
+        for bad in ("failed", "upstream_failed"):
+            names = sorted({task["task_id"] for task in tasks if task["state"] == bad})
+            if names:
+                shown = (
+                    ", ".join(names)
+                    if len(names) <= 4
+                    else f"{', '.join(names[:3])} and {len(names) - 3} more"
+                )
+                lines.append(f"    {bad}: {shown}")
     projects = {project["id"]: project for project in state.get("projects", [])}
     lines.append(
         f"Sandbox: {len(projects)} projects, {len(state.get('genomes', []))} genomes, "
         f"{len(state.get('reports', []))} reports"
     )
     for genome in state.get("genomes", []):
+        reason = f": {genome['status_description']}" if genome.get("status_description") else ""
         lines.append(
-            f"  genome {genome['id']:>3}  project {genome.get('project_id')}  {genome.get('status')}"
+            f"  genome {genome['id']:>3}  project {genome.get('project_id')}  {genome.get('status')}{reason}"
         )
     for report in state.get("reports", []):
         kind = report.get("report_type") or report.get("test_type") or "report"
@@ -293,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fail_annotation:
             print("  (expected to fail: the sandbox fails this VCF's annotation; retries take a minute)")
             failing = run_dag("panel_failing", DAGS["panel"], confs["panel_failing"], logs, env)
+            failing["note"] = "expected to fail: the sandbox fails this genome's annotation"
             outcomes.append(failing)
             expected_ok = expected_ok and failing["state"] == "failed"
         state = sandbox.state()
