@@ -33,8 +33,15 @@ def load_example(dag_id: str, *, deferrable: bool = False) -> Any:
     """Parse the example DAGs (sensors defaulting to ``deferrable``) and return one of them."""
     from airflow.dag_processing.dagbag import DagBag
 
-    os.environ[DEFERRABLE_ENV] = str(deferrable)
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    before = os.environ.get(DEFERRABLE_ENV)
+    os.environ[DEFERRABLE_ENV] = str(deferrable)  # read when the operators are built, i.e. while parsing
+    try:
+        bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    finally:
+        if before is None:
+            os.environ.pop(DEFERRABLE_ENV, None)
+        else:
+            os.environ[DEFERRABLE_ENV] = before
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, dag_id

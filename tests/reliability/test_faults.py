@@ -6,10 +6,10 @@ seeds fault *before* the server acts, even seeds *after* it (the object is creat
 still sees the error — the case idempotency is for). Tasks get immediate Airflow retries (the
 example DAGs' 30 s ``retry_delay`` set to zero) and the connection small retry waits.
 
-Two seeds run the full example DAGs (panel in poke mode, trio with deferrable sensors); the other
-eighteen run the panel DAG's upload → annotation → report → review → export tasks (its
-``partial_subset``: the same operators in DAG order, through ``dag.test()``), which keeps the 20
-runs within a few minutes on two cores.
+Every seed runs a full example DAG through ``dag.test()``: odd seeds the panel DAG (sensors in
+poke mode), even seeds the trio DAG (sensors deferrable, so the async hook and triggers are under
+fault too). Twenty seeds take about a minute and a half on two cores; ``scripts/soak.py`` runs
+hundreds (``FABRIC_FAULT_SEEDS``).
 
 After each run, with faults off: the run succeeded or failed with a typed Fabric error; the server
 holds exactly one project per name, one genome per sample and one report per accession; every
@@ -19,6 +19,7 @@ exported file is byte for byte what the server sends for the same export now.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sys
 from pathlib import Path
@@ -27,7 +28,17 @@ from typing import Any
 import pytest
 from relsupport import failed_tasks, load_example, one, run_dag
 
-SEEDS = list(range(1, 21))
+
+def _seeds(spec: str) -> list[int]:
+    """``"1-20"`` or ``"3,7,9"``: the soak script (``scripts/soak.py``) asks for many more."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        seeds.extend(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+SEEDS = _seeds(os.environ.get("FABRIC_FAULT_SEEDS", "1-20"))
 FAULTS = {"rate_503": 0.20, "rate_429": 0.05, "rate_drop": 0.02, "latency_ms": 15, "retry_after": 0.05}
 TASK_RETRIES = 4
 TYPED = re.compile(r"airflow_provider_fabric\.exceptions\.Fabric\w+Error|Fabric\w+Error:")
@@ -158,8 +169,11 @@ def test_faults_really_fired():
     """Across the seeds every kind of fault was injected (the suite proves something)."""
     if len(_totals) == 0:
         pytest.skip("run together with test_run_under_faults")
-    assert _totals["503"] >= 20 and _totals["429"] >= 3 and _totals["drop"] >= 1, _totals
-    # Some faults hit calls that are not resent (creates): Airflow retried those tasks, and the
-    # one-of-everything checks above held anyway.
-    assert _totals["task_retries"] >= 1, _totals
+    runs = len(SEEDS)
+    assert _totals["503"] >= runs and _totals["429"] >= runs // 7, _totals
+    if runs >= 10:
+        assert _totals["drop"] >= 1, _totals
+        # Some faults hit calls that are not resent (creates, uploads): Airflow retried those tasks,
+        # and the one-of-everything checks above held anyway.
+        assert _totals["task_retries"] >= 1, _totals
     print(f"fault totals over {len(SEEDS)} runs: {_totals}")
