@@ -117,10 +117,15 @@ with DAG(
         :param exported: the reviewed-variants export's result (its ``destination``).
         :param params: the run's params (filled in by Airflow).
         :return: where the validated VCF is, how many variants it holds and the first one's ID.
+        :raises AirflowSkipException: when no variant is REVIEWED yet (the rest of the loop is skipped).
         """
+        from airflow.providers.common.compat.sdk import AirflowSkipException
+
         from airflow_provider_fabric.storage import as_path, atomic_writer
 
         header, records = _vcf_records(exported["destination"])
+        if not records:
+            raise AirflowSkipException("No REVIEWED variants to confirm yet: nothing to send back")
         destination = as_path(exported["destination"]).parent / "validated.vcf"
         info_line = '##INFO=<ID=VALIDATION,Number=1,Type=String,Description="Validation status">'
         with atomic_writer(destination) as out:
@@ -133,7 +138,7 @@ with DAG(
                 info["VALIDATION"] = "CONFIRMED"
                 record[7] = ";".join(f"{key}={value}" if value else key for key, value in info.items())
                 out.write(("\t".join(record) + "\n").encode())
-        first = _info(records[0]).get("RVID") if records else None
+        first = _info(records[0]).get("RVID")
         return {
             "validated": str(destination),
             "variant_count": len(records),

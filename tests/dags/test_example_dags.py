@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,50 @@ def test_confirmation_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, d
     no_partial_files(outputs)
 
     assert_no_phi(captured.out + captured.err, airflow_db, deferrable)
+
+
+def test_rerunning_the_trio_dag_reuses_its_genomes_and_report(airflow_db, dag_sandbox, tmp_path, capfd):
+    """A lab re-triggers a family run (after fixing a later step): nothing is uploaded or created twice."""
+    first = run_trio(tmp_path, True, capfd)
+    assert_succeeded(first["run"])
+    before = dag_sandbox.state()["counts"]
+
+    again = run_dag("example_fabric_trio", first["conf"], deferrable=True)
+    captured = capfd.readouterr()
+    assert_succeeded(again)
+    assert dag_sandbox.state()["counts"] == before
+    report = one(dag_sandbox.state()["reports"], accession_id=first["conf"]["accession_id"])
+    folder = first["outputs"] / "family" / f"report-{report['id']}"
+    assert read_vcf_keys(folder / "variants.vcf") == read_vcf_keys(first["proband_vcf"])
+    assert_no_phi(captured.out + captured.err, airflow_db, True)
+
+
+def test_confirmation_with_nothing_reviewed_skips_instead_of_failing(airflow_db, dag_sandbox, tmp_path):
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+    from airflow_provider_fabric.testing.vcfgen import write_vcf
+
+    hook = FabricHook()
+    project = hook.create_project("DAG tests: nothing reviewed")
+    vcf = write_vcf(tmp_path / "one.vcf", 1)  # its only variant starts REVIEWED in the sandbox
+    genome = hook.upload_genome(project["id"], vcf, genome_label="one", genome_sex="male")
+    report = hook.create_panel_report(panel_id=101, proband_genome_id=genome["genome_id"])
+    report_id = report["id"]
+    deadline_polls = 200
+    while hook.get_report(report_id)["status"] != "READY TO REVIEW" and deadline_polls:
+        deadline_polls -= 1
+        time.sleep(0.1)
+    (variant,) = hook.iter_variants(report_id)
+    hook.update_variant(report_id, variant["report_variant_id"], status="NOT_REVIEWED")
+
+    outputs = tmp_path / "exports"
+    run = run_dag(
+        "example_fabric_confirmation", {"report_id": report_id, "output_base": str(outputs)}, deferrable=False
+    )
+    states = task_states(run)
+    assert str(run.state) == "success"
+    assert states["sanger_confirmation"] == ["skipped"]
+    assert states["set_validation_statuses"] == states["verify_statuses"] == ["skipped"]
+    (folder,) = (outputs / "confirmation" / f"report-{report_id}").iterdir()
+    assert read_vcf_keys(folder / "reviewed.vcf") == []
+    assert not (folder / "validated.vcf").exists()
+    assert [v.get("validation_status") for v in hook.iter_variants(report_id)] == [None]
