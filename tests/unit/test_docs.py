@@ -97,3 +97,22 @@ def test_every_operator_and_sensor_has_a_how_to() -> None:
     howtos = "\n".join(page.read_text() for page in (DOCS / "howto").glob("*.md"))
     missing = [name for name in classes if f"`{name}`" not in howtos]
     assert not missing, f"operators/sensors without a how-to section in docs/howto/: {missing}"
+
+
+def test_every_included_dag_is_run_by_the_dag_tests() -> None:
+    """The snippets are only as good as the DAGs they come from: those DAGs must run in tests/dags/.
+
+    ``test_dag_imports.py`` only parses the DAGs; a DAG counts as run when another
+    ``tests/dags`` test module names its ``dag_id``.
+    """
+    runners = "\n".join(
+        path.read_text()
+        for path in (ROOT / "tests" / "dags").glob("test_*.py")
+        if path.name != "test_dag_imports.py"
+    )
+    not_run = []
+    for dag_file in sorted({target for _, target, _ in INCLUDES}):
+        dag_ids = re.findall(r"dag_id=\"([\w.-]+)\"", dag_file.read_text())
+        assert dag_ids, f"{dag_file.name}: no dag_id found"
+        not_run += [f"{dag_file.name} ({dag_id})" for dag_id in dag_ids if f'"{dag_id}"' not in runners]
+    assert not not_run, f"example DAGs included in the docs but not run by tests/dags: {not_run}"
