@@ -83,7 +83,8 @@ def _run_examples(rel_sandbox: Any, tmp: Path) -> dict[str, Any]:
     }
     out["runs"]["example_fabric_panel"] = run_dag(load_example("example_fabric_panel"), panel_conf)
 
-    # Trio: labels and external IDs in the manifest, the family name in the sample names.
+    # Trio (sensors deferred, so trigger logs are searched too): labels and external IDs in the
+    # manifest, the family name in the sample names.
     family = tmp / "family"
     proband, mother, father = write_family(family, s("FAMILY"), n_records=40, compression="gz", seed=3)
     with (family / "manifest.csv").open("w", newline="") as handle:
@@ -103,7 +104,9 @@ def _run_examples(rel_sandbox: Any, tmp: Path) -> dict[str, Any]:
         "accession_id": s("ACCESSIONFAM"),
         "output_base": str(tmp / "exports"),
     }
-    out["runs"]["example_fabric_trio"] = run_dag(load_example("example_fabric_trio"), trio_conf)
+    out["runs"]["example_fabric_trio"] = run_dag(
+        load_example("example_fabric_trio", deferrable=True), trio_conf
+    )
 
     report = one(rel_sandbox.state()["reports"], accession_id=s("ACCESSIONFAM"))
     confirmation_conf = {"report_id": report["id"], "output_base": str(tmp / "exports")}
@@ -138,6 +141,7 @@ def test_no_sentinel_in_any_get_url(runs):
 def test_no_sentinel_or_secret_in_task_logs_or_output(runs, airflow_db, rel_sandbox):
     text = runs["output"] + log_text(airflow_db)
     assert "upload_genome" in text and "create_panel_report" in text, "the tasks' output was captured"
+    assert "running trigger in line" in text, "the trio's sensors deferred: trigger output is included"
     assert leaked(text) == []
     assert rel_sandbox.secret not in text, "the API secret never reaches a log"
 
