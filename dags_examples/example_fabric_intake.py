@@ -68,10 +68,27 @@ A lab adapts this DAG by setting those two Variables, the ``schedule`` and the
 XComs hold labels and external IDs (the uploads need them) and the ``case``
 XComs hold accessions and output paths; none of them is logged.
 
-**Demo data.** :func:`build_demo_landing` writes a landing folder with
-synthetic VCFs; from a shell::
+``max_active_runs=1``: two intake runs never work on the same landing area at
+once (the check for samples already in Fabric happens before the uploads).
 
-    python dags_examples/example_fabric_intake.py /tmp/landing run-0001
+**Demo.** :func:`build_demo_landing` writes a run folder of synthetic VCFs
+(a panel sample, a trio and, unless ``--no-bad``, a GRCh38 VCF that fails
+only its own upload), with its manifest. Against a local ``fabric-sandbox``
+(connection ``fabric_genomics_default`` pointing at it)::
+
+    export AIRFLOW_VAR_FABRIC_INTAKE_LANDING_URL=/tmp/intake/landing
+    export AIRFLOW_VAR_FABRIC_INTAKE_OUTPUT_URL=/tmp/intake/exports
+    export AIRFLOW_VAR_FABRIC_LIMS_DROP_URL=/tmp/intake/lims
+    export FABRIC_EXAMPLE_POKE_INTERVAL=1 FABRIC_EXAMPLE_RETRY_DELAY=1
+    python dags_examples/example_fabric_intake.py /tmp/intake/landing run-0001
+    airflow dags unpause example_fabric_lims_sync
+    airflow dags test example_fabric_intake 2025-03-01T10:00:00+00:00
+    python dags_examples/example_fabric_intake.py /tmp/intake/landing run-0002 --no-bad
+    airflow dags test example_fabric_intake 2025-03-01T11:00:00+00:00   # takes in run-0002 only
+    airflow dags test example_fabric_lims_sync
+
+Instead of the Variables, a manual run can take
+``{"landing_url": ..., "output_url": ...}`` as its conf.
 """
 
 from __future__ import annotations
@@ -213,11 +230,13 @@ def _md5(location: str) -> str | None:
 def _in_fabric(hook: Any, project_id: int, sample: dict[str, Any]) -> int | None:
     """The genome already in the project with this sample's external ID and file checksum, if any."""
     ext = sample["external_id"]
+    from airflow_provider_fabric.api.statuses import normalize_status
+
     candidates = [
         genome
         for genome in hook.list_genomes(project_id, external_id=ext)
         if genome.get("external_id") == ext
-        and str(genome.get("status") or "").upper() != "FAILED"
+        and normalize_status(genome.get("status")) != "FAILED"
         and genome.get("checksum")
     ]
     if not candidates:
@@ -685,6 +704,6 @@ def build_demo_landing(landing: str, run: str, *, bad: bool = True, records: int
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(f"usage: {sys.argv[0]} LANDING_FOLDER RUN_NAME")
-    print(build_demo_landing(sys.argv[1], sys.argv[2]))
+    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["--no-bad"]):
+        sys.exit(f"usage: {sys.argv[0]} LANDING_FOLDER RUN_NAME [--no-bad]")
+    print(build_demo_landing(sys.argv[1], sys.argv[2], bad="--no-bad" not in sys.argv))

@@ -16,7 +16,7 @@ so the sync is idempotent: a run that finds nothing new copies nothing.
 Asset-triggered runs), else the defaults: ``output_url`` /
 ``fabric_intake_output_url`` (the intake DAG's output area) and
 ``lims_drop_url`` / ``fabric_lims_drop_url``. Log lines give counts and the
-triggering report exports' IDs, never folder names (accessions are PHI).
+tasks whose exports triggered the run, never folder names (accessions are PHI).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pendulum
 from conftest import DAGS_FOLDER, DEFERRABLE_ENV, load_dag, read_vcf_keys, task_log_text
 
 ASSET_URI = "fabric://intake/reports"
+TRIGGER_LINE = "running trigger in line"  # what dag.test() logs when a task deferred
 
 
 def intake_module() -> Any:
@@ -147,7 +147,7 @@ def run_intake(logical_date: Any) -> Any:
         return dag.test(logical_date=logical_date)
 
 
-def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, monkeypatch, capfd):
+def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, monkeypatch, capfd, caplog):
     from airflow_provider_fabric.testing.vcfgen import write_vcf
 
     intake = intake_module()
@@ -210,13 +210,22 @@ def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, mo
                 "sex": "male",
                 "external_id": "LAB-RUN0002-new",
                 "test": "panel",
-            }
+            },
+            # A malformed row (sex outside the vocabulary): fails only its own check task.
+            {
+                "file": "new.vcf",
+                "label": "RUN0002-odd",
+                "sex": "x",
+                "external_id": "LAB-RUN0002-odd",
+                "test": "panel",
+            },
         ],
     )
     run2 = run_intake(first.add(hours=1))
     states = states_of(run2)
-    # Only the new sample and the (still) bad one are mapped: the four in Fabric are skipped.
-    assert sorted(states["sample.upload_genome"].values()) == ["failed", "success"]
+    # Only the new samples and the (still) bad one are mapped: the four in Fabric are skipped.
+    assert sorted(states["sample.check_sample"].values()) == ["failed", "success", "success"]
+    assert sorted(states["sample.upload_genome"].values()) == ["failed", "success", "upstream_failed"]
     assert sorted(states["case.check_case"].values()) == ["failed", "success"]
 
     state = dag_sandbox.state()
@@ -230,16 +239,18 @@ def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, mo
     summary = _xcom(run2, "summary", "intake_summary")
     assert sorted(summary["samples"]["skipped"]) == ["run-0001:2", "run-0001:3", "run-0001:4", "run-0001:5"]
     assert list(summary["samples"]["processed"]) == ["run-0002:2"]
-    assert summary["samples"]["failed"] == ["run-0001:6"]
+    assert summary["samples"]["failed"] == ["run-0001:6", "run-0002:3"]
     assert sorted(summary["cases"]["skipped"]) == ["run-0001:2", "run-0001:3,4,5"]
     assert list(summary["cases"]["processed"]) == ["run-0002:2"]
     assert summary["cases"]["failed"] == ["run-0001:6"]
 
     # The bad sample's own log says why it failed; no label or external ID reached any log.
     captured = capfd.readouterr()
-    text = captured.out + captured.err + task_log_text(airflow_db)
+    text = captured.out + captured.err + caplog.text + task_log_text(airflow_db)
     assert "GRCh38" in text
-    for secret in ("RUN0001-proband", "LAB-RUN0001", "RUN0002-new", "FAM-RUN0001"):
+    assert "manifest of run run-0002, line 3: sex must be one of male, female, unspecified" in text
+    assert TRIGGER_LINE in text, "the sensors waited in the triggerer"
+    for secret in ("RUN0001-proband", "LAB-RUN0001", "RUN0002-new", "RUN0002-odd", "FAM-RUN0001"):
         assert secret not in text, secret
 
     # -- the exports' Asset events queue the LIMS sync DAG
@@ -255,7 +266,6 @@ def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, mo
         for name in ("report.json", "report-preview.pdf", "variants.vcf"):
             assert (drop / accession / name).read_bytes() == (output / accession / name).read_bytes()
     assert [p.name for p in drop.rglob(".*")] == [], "no half-written files in the LIMS drop"
-    os.environ.pop(DEFERRABLE_ENV, None)
 
 
 def _xcom(run: Any, task_id: str, key: str) -> Any:
