@@ -81,7 +81,7 @@ only its own upload), with its manifest. Against a local ``fabric-sandbox``
     export AIRFLOW_VAR_FABRIC_LIMS_DROP_URL=/tmp/intake/lims
     export FABRIC_EXAMPLE_POKE_INTERVAL=1 FABRIC_EXAMPLE_RETRY_DELAY=1
     python dags_examples/example_fabric_intake.py /tmp/intake/landing run-0001
-    airflow dags unpause example_fabric_lims_sync
+    airflow dags reserialize && airflow dags unpause example_fabric_lims_sync
     airflow dags test example_fabric_intake 2025-03-01T10:00:00+00:00
     python dags_examples/example_fabric_intake.py /tmp/intake/landing run-0002 --no-bad
     airflow dags test example_fabric_intake 2025-03-01T11:00:00+00:00   # takes in run-0002 only
