@@ -29,7 +29,10 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 class RetryableServerError(FabricServerError):
     """A transient failure (429, 502-504, connection trouble) that may succeed if tried again.
 
+    :param message: the error message (method, path, status; never PHI).
     :param retry_after: seconds the server asked us to wait, if it said.
+    :param kwargs: the :class:`~airflow_provider_fabric.exceptions.FabricApiError` fields
+        (``http_status``, ``description``, ``method``, ``path``).
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -38,7 +41,10 @@ class RetryableServerError(FabricServerError):
 
 
 def server_description(body: bytes | str | None) -> str | None:
-    """The ``description`` of a JSON error body, or a short plain-text excerpt."""
+    """The ``description`` of a JSON error body, or a short plain-text excerpt.
+
+    :param body: the answer's body.
+    """
     if not body:
         return None
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
@@ -54,7 +60,11 @@ def server_description(body: bytes | str | None) -> str | None:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), capped."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), capped.
+
+    :param value: the header's value.
+    :param now: the current time, for an HTTP-date value (default: now).
+    """
     if not value:
         return None
     try:
@@ -127,12 +137,20 @@ def error_for_status(
 
 
 def connection_failure(method: str, path: str, reason: str) -> RetryableServerError:
-    """The error for a request that got no answer (refused, dropped, timed out)."""
+    """The error for a request that got no answer (refused, dropped, timed out).
+
+    :param method: the request method.
+    :param path: the request path, without query string.
+    :param reason: what happened, e.g. the exception's class name.
+    """
     return RetryableServerError(
         f"{method} {path}: no answer from Fabric ({reason})", method=method, path=path
     )
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """The one retry predicate shared by the sync and async hooks."""
+    """The one retry predicate shared by the sync and async hooks.
+
+    :param exc: the exception a try raised.
+    """
     return isinstance(exc, RetryableServerError)

@@ -9,7 +9,10 @@ _QUERY = re.compile(r"(\?)[^\s\"']*")
 
 
 def redact_query(text: str) -> str:
-    """Replace every URL query string in ``text`` with ``?<redacted>``."""
+    """Replace every URL query string in ``text`` with ``?<redacted>``.
+
+    :param text: a log message or exception text.
+    """
     return _QUERY.sub(r"\1<redacted>", text)
 
 

@@ -31,7 +31,13 @@ def as_id(value: Any, what: str, *, optional: bool) -> int | None: ...
 
 
 def as_id(value: Any, what: str, *, optional: bool = False) -> int | None:
-    """Coerce an object ID (int, or digits from a template) to ``int``; refuse anything else."""
+    """Coerce an object ID (int, or digits from a template) to ``int``; refuse anything else.
+
+    :param value: the ID as given or rendered.
+    :param what: the argument's name, for the error message (the value is never repeated).
+    :param optional: return ``None`` for a missing value instead of raising.
+    :raises FabricInputError: missing (unless optional) or not an integer ID.
+    """
     if value is None or value == "":
         if optional:
             return None
@@ -47,7 +53,11 @@ def as_id(value: Any, what: str, *, optional: bool = False) -> int | None:
 
 
 def genome_sex(value: str) -> str:
-    """Check a genome's sex for upload: ``male``, ``female`` or ``unspecified``."""
+    """Check a genome's sex for upload: ``male``, ``female`` or ``unspecified``.
+
+    :param value: the sex as given (case and surrounding spaces ignored).
+    :raises FabricInputError: any other value.
+    """
     sex = str(value).strip().lower()
     if sex not in GENOME_SEXES:
         raise FabricInputError(f"genome_sex must be one of {', '.join(GENOME_SEXES)}")
@@ -95,7 +105,12 @@ def panel_report_payload(
 
 
 def family_member(member: Mapping[str, Any], position: int) -> dict[str, Any]:
-    """Check one relative (``genome_id``, ``sex``, ``affected``, ``relationship``, ``label``)."""
+    """Check one relative (``genome_id``, ``sex``, ``affected``, ``relationship``, ``label``).
+
+    :param member: the relative's fields.
+    :param position: the relative's place in the family (1-4), for messages.
+    :raises FabricInputError: an unknown key or a bad value.
+    """
     who = f"family member {position}"
     unknown = set(member) - {"genome_id", "sex", "affected", "relationship", "label"}
     if unknown:

@@ -58,7 +58,10 @@ class RetryPolicy:
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> RetryPolicy:
-        """Read ``retry_limit``/``retry_max_wait``/``retry_max_total`` from connection extras."""
+        """Read ``retry_limit``/``retry_initial_wait``/``retry_max_wait``/``retry_max_total`` from extras.
+
+        :param extra: the connection's extras.
+        """
         base = cls()
         return cls(
             max_attempts=int(extra.get("retry_limit", base.max_attempts)),

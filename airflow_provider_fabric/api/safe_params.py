@@ -29,6 +29,8 @@ def param_pairs(params: Params | None) -> list[tuple[str, str]]:
 
     A list or tuple value repeats its key; ``None`` values are left out, so
     callers can pass every optional filter unconditionally.
+
+    :param params: a mapping or ``(key, value)`` pairs.
     """
     if not params:
         return []
@@ -48,6 +50,8 @@ def encode_safe_params(params: Params | None) -> str:
     Every byte outside the unreserved set is percent-encoded from UTF-8, so a
     space becomes ``%20`` (never ``+``) and the result is plain ASCII.
 
+    :param params: a mapping or ``(key, value)`` pairs; ``None`` values are left out.
+
     >>> encode_safe_params({"param2": "āēī"})
     'param2=%C4%81%C4%93%C4%AB'
     """
@@ -62,5 +66,7 @@ def decode_safe_params(header: str) -> list[tuple[str, str]]:
 
     The server decodes exactly like a URL query string (``+`` is a space), so
     a parameter means the same whichever way it arrives.
+
+    :param header: the ``X-fg-safe-params`` header's value.
     """
     return parse_qsl(header, keep_blank_values=True, encoding="utf-8", errors="strict")

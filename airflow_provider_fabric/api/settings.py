@@ -49,7 +49,10 @@ class FabricSettings:
         return ZoneInfo(self.server_timezone)
 
     def url(self, path: str) -> str:
-        """The absolute URL of an API path (no query string is ever added here)."""
+        """The absolute URL of an API path (no query string is ever added here).
+
+        :param path: an API path such as ``/reports/12``.
+        """
         return f"{self.base_url}/{path.lstrip('/')}"
 
 
@@ -74,7 +77,14 @@ def _parse_verify(value: Any, conn_id: str) -> bool | str:
 def normalize_base_url(
     host: str | None, conn_id: str, schema: str | None = None, port: int | None = None
 ) -> str:
-    """Turn the connection's host (and port) into an ``https://`` base URL, refusing plain HTTP."""
+    """Turn the connection's host (and port) into an ``https://`` base URL, refusing plain HTTP.
+
+    :param host: the connection's host: a URL, or a host name (from a URI).
+    :param conn_id: the connection's ID, named in errors.
+    :param schema: the connection's schema (``http`` there means plain HTTP, refused).
+    :param port: the connection's port, added when the host has none.
+    :raises FabricConfigurationError: not HTTPS, no host name, or a query or fragment.
+    """
     host = (host or "").strip()
     if not host:
         return DEFAULT_HOST
@@ -103,7 +113,13 @@ def settings_from_connection(conn: Any, conn_id: str) -> FabricSettings:
 
     Extras: ``verify`` (true/false/CA bundle path, default true), ``timeout``
     (seconds), ``ui_url``, ``server_timezone`` (default America/Los_Angeles),
-    and the retry knobs ``retry_limit``, ``retry_max_wait``, ``retry_max_total``.
+    and the retry knobs ``retry_limit``, ``retry_initial_wait``, ``retry_max_wait``,
+    ``retry_max_total``.
+
+    :param conn: the Airflow connection.
+    :param conn_id: its ID, named in errors.
+    :raises FabricConfigurationError: missing credentials or a bad host, time zone, timeout,
+        retry knob or ``verify`` value.
     """
     extra: dict[str, Any] = dict(conn.extra_dejson or {})
     if not conn.login or not conn.password:

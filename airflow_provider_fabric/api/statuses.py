@@ -53,7 +53,10 @@ class Evaluation:
 
 
 def normalize_status(status: str | None) -> str:
-    """Compare statuses case-insensitively and with ``_`` or spaces alike."""
+    """Compare statuses case-insensitively and with ``_`` or spaces alike.
+
+    :param status: a status as the server or a user wrote it.
+    """
     return (status or "").strip().upper().replace("_", " ")
 
 

@@ -17,7 +17,11 @@ _DATE_KEYS = re.compile(r"(_on|_date|_at|^date|_time)$")
 
 
 def to_aware(value: str, zone: ZoneInfo) -> datetime:
-    """Parse one server timestamp; a naive one is read in the server's zone."""
+    """Parse one server timestamp; a naive one is read in the server's zone.
+
+    :param value: an ISO-8601 timestamp.
+    :param zone: the server's time zone.
+    """
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
@@ -27,6 +31,9 @@ def convert_timestamps(data: Any, zone: ZoneInfo) -> Any:
 
     Only keys that name a time (ending in ``_on``, ``_date``, ``_at``...) and
     whose value looks like ISO-8601 are converted; everything else is kept.
+
+    :param data: JSON data (dicts, lists, scalars).
+    :param zone: the server's time zone.
     """
     if isinstance(data, dict):
         return {
