@@ -8,19 +8,29 @@ by method and path only, and carry the server's ``description``.
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+)
 
 
 class FabricError(AirflowException):
     """Base class of every error this provider raises."""
 
 
-class FabricConfigurationError(FabricError):
-    """The connection or an argument is set up wrongly (``http://`` host, bad ``verify``...)."""
+class FabricConfigurationError(FabricError, AirflowFailException):
+    """The connection or an argument is set up wrongly (``http://`` host, bad ``verify``...).
+
+    Fails the task without Airflow retries: the same settings would fail again.
+    """
 
 
-class FabricInputError(FabricError, ValueError):
-    """Input rejected before anything was sent to Fabric (bad VCF, wrong family size...)."""
+class FabricInputError(FabricError, AirflowFailException, ValueError):
+    """Input rejected before anything was sent to Fabric (bad VCF, wrong family size...).
+
+    Fails the task without Airflow retries: the same input would be refused again.
+    """
 
 
 class FabricApiError(FabricError):

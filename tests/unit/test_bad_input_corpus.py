@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fabric.exceptions import (
     FabricConfigurationError,
@@ -51,9 +52,10 @@ def test_bad_vcf_is_refused_before_upload(fabric_conn, requests_mock, name, caus
         genome_sex="male",
         external_id="E1",
     )
-    with pytest.raises(VcfValidationError, match=cause):
+    with pytest.raises(VcfValidationError, match=cause) as info:
         op.execute({"ti": RecordingTI()})
     assert requests_mock.call_count == 0
+    assert isinstance(info.value, AirflowFailException)  # Airflow fails it at once: a retry cannot help
 
 
 def _report(**kwargs):
@@ -205,6 +207,7 @@ def test_bad_connection_settings_are_refused_before_any_request(monkeypatch, req
         _hook_with(monkeypatch, **conn).list_projects()
     assert "fabric_genomics_default" in str(info.value)
     assert requests_mock.call_count == 0
+    assert isinstance(info.value, AirflowFailException)
 
 
 def test_unreachable_host_is_a_typed_error_after_bounded_retries(monkeypatch):
