@@ -62,19 +62,3 @@ class FabricBaseOperator(BaseOperator):
         if url:
             context["ti"].xcom_push(key=key, value=url)
         return url
-
-
-def as_int_id(value: Any, what: str) -> int:
-    """Coerce a required object ID (an int, or digits rendered by a template) to ``int``.
-
-    :param value: the ID as given or rendered.
-    :param what: the argument's name, for the error message.
-    :raises FabricInputError: when the value is missing or not an integer ID.
-    """
-    from airflow_provider_fabric.api.reports import as_id
-    from airflow_provider_fabric.exceptions import FabricInputError
-
-    ident = as_id(value, what)
-    if ident is None:  # as_id only returns None for optional IDs; keeps the type exact
-        raise FabricInputError(f"{what} is required")
-    return ident

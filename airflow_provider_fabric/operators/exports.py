@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from airflow_provider_fabric.api.reports import as_id
 from airflow_provider_fabric.links import FabricReportLink
 from airflow_provider_fabric.operators.base import FabricBaseOperator
 
@@ -218,13 +219,6 @@ def redact_phi(value: Any) -> Any:
     return value
 
 
-def _report_id(value: Any) -> int:
-    """The report ID as an ``int`` (templates render strings); refuses anything but digits."""
-    from airflow_provider_fabric.api.reports import as_id
-
-    return as_id(value, "report_id")
-
-
 # --------------------------------------------------------------------------- variants
 
 
@@ -340,7 +334,7 @@ class FabricExportVariantsOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricRequestError
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id = _report_id(self.report_id)
+        report_id = as_id(self.report_id, "report_id")
         path = f"/reports/{report_id}/variants"
         self.push_report_url(context, report_id)
         name = display_name(self.destination)
@@ -459,7 +453,7 @@ class FabricExportScoredVariantsOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricInputError
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id = _report_id(self.report_id)
+        report_id = as_id(self.report_id, "report_id")
         path = f"/reports/{report_id}/variants"
         wanted = self.scoring_status
         statuses = [wanted] if isinstance(wanted, str) else list(wanted or [])
@@ -545,7 +539,7 @@ class FabricGetClinicalReportOperator(FabricBaseOperator):
         """
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id = _report_id(self.report_id)
+        report_id = as_id(self.report_id, "report_id")
         self.push_report_url(context, report_id)
         report = self.hook.get_json(f"/reports/{report_id}", {"extended": True if self.extended else None})
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
@@ -619,7 +613,7 @@ class FabricExportReportPdfOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricRequestError
         from airflow_provider_fabric.storage import atomic_writer, display_name
 
-        report_id = _report_id(self.report_id)
+        report_id = as_id(self.report_id, "report_id")
         self.push_report_url(context, report_id)
         kind = "preview PDF" if self.preview else "final PDF"
         path = f"/reports/{report_id}/{'pdf_preview' if self.preview else 'pdf_report'}"

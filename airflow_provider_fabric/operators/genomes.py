@@ -6,8 +6,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from airflow_provider_fabric.api.reports import as_id
 from airflow_provider_fabric.links import FabricGenomeLink
-from airflow_provider_fabric.operators.base import FabricBaseOperator, as_int_id
+from airflow_provider_fabric.operators.base import FabricBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -178,7 +179,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         from airflow_provider_fabric.exceptions import FabricInputError
         from airflow_provider_fabric.storage import as_path, open_source
 
-        project_id = as_int_id(self.project_id, "project_id")
+        project_id = as_id(self.project_id, "project_id")
         sex = genome_sex(self.genome_sex)
         if not self.genome_label or not str(self.genome_label).strip():
             raise FabricInputError("genome_label is required")
@@ -220,7 +221,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                 bam_file=self.bam_file or None,
                 progress=progress,
             )
-        genome_id = as_int_id(answer.get("genome_id", answer.get("id")), "genome_id in the upload answer")
+        genome_id = as_id(answer.get("genome_id", answer.get("id")), "genome_id in the upload answer")
         elapsed = max(time.monotonic() - progress.started, 1e-6)
         size = progress.total or progress.sent or _size(path)
         self.log.info(
@@ -291,7 +292,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                 continue
             if str(genome.get("checksum") or "").strip().lower() != md5.lower():
                 continue
-            genome_id = as_int_id(genome.get("id", genome.get("genome_id")), "genome id")
+            genome_id = as_id(genome.get("id", genome.get("genome_id")), "genome id")
             if normalize_status(genome.get("status")) == "FAILED":
                 self.log.warning(
                     "Genome %s has the same file and external ID but FAILED: not reused", genome_id

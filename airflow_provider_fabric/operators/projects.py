@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fabric.operators.base import FabricBaseOperator, as_int_id
+from airflow_provider_fabric.api.reports import as_id
+from airflow_provider_fabric.operators.base import FabricBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -75,7 +76,7 @@ class FabricCreateProjectOperator(FabricBaseOperator):
             key=lambda project: int(project.get("id") or 0),
         )
         if existing:
-            project_id = as_int_id(existing[0].get("id"), "project id")
+            project_id = as_id(existing[0].get("id"), "project id")
             if self.if_exists == "fail":
                 raise FabricInputError(f"a project with this name already exists (project {project_id})")
             self.log.info("Reusing existing project %s (found by name)", project_id)
@@ -84,7 +85,7 @@ class FabricCreateProjectOperator(FabricBaseOperator):
             return project_id
 
         created = self.hook.create_project(name, description=self.description or None, share_role=share_role)
-        project_id = as_int_id(created.get("id"), "project id")
+        project_id = as_id(created.get("id"), "project id")
         self.log.info("Created project %s", project_id)
         return project_id
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_fabric.api.reports import as_id
 from airflow_provider_fabric.links import FabricReportLink
-from airflow_provider_fabric.operators.base import FabricBaseOperator, as_int_id
+from airflow_provider_fabric.operators.base import FabricBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -225,7 +226,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         else:
             self.log.info("No accession_id: nothing to find an earlier try's report by; creating one")
         answer = self.hook.create_report(payload)
-        report_id = as_int_id(answer.get("id"), "report id in the creation answer")
+        report_id = as_id(answer.get("id"), "report id in the creation answer")
         self.log.info("Created %s report %s (status %s)", wanted_type, report_id, answer.get("status"))
         self.push_report_url(context, report_id)
         return report_id
@@ -240,7 +241,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         if not exact:
             return None
         report = exact[0]
-        report_id = as_int_id(report.get("id"), "report id")
+        report_id = as_id(report.get("id"), "report id")
         kind = _report_kind(report)
         if kind.lower() != wanted_type.lower():
             raise FabricInputError(
@@ -317,10 +318,10 @@ class FabricUpdateClinicalReportOperator(FabricBaseOperator):
         :param context: the task's execution context.
         :return: the report's ID.
         """
-        from airflow_provider_fabric.api.reports import as_id, family_member
+        from airflow_provider_fabric.api.reports import family_member
         from airflow_provider_fabric.exceptions import FabricInputError
 
-        report_id = as_int_id(self.report_id, "report_id")
+        report_id = as_id(self.report_id, "report_id")
         genome = as_id(self.proband_genome_id, "proband_genome_id", optional=True)
         family = [family_member(member, n) for n, member in enumerate(_family(self.family), start=1)]
         if len(family) > 4:
@@ -493,7 +494,7 @@ class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
         :param context: the task's execution context.
         :return: the report's ID.
         """
-        report_id = as_int_id(self.report_id, "report_id")
+        report_id = as_id(self.report_id, "report_id")
         fields = self._load(self.fields, self.fields_path)
         self.log.info(
             "Posting %d patient field(s) to report %s: %s", len(fields), report_id, ", ".join(fields)
@@ -542,7 +543,7 @@ class FabricPostQcDataOperator(_FabricReportValuesOperator):
         :param context: the task's execution context.
         :return: the report's ID.
         """
-        report_id = as_int_id(self.report_id, "report_id")
+        report_id = as_id(self.report_id, "report_id")
         metrics = self._load(self.qc_data, self.qc_data_path)
         self.log.info("Posting %d QC metric(s) to report %s: %s", len(metrics), report_id, ", ".join(metrics))
         self.hook.post_qc_data(report_id, metrics)
@@ -580,7 +581,7 @@ class FabricUpdateReportStatusOperator(FabricBaseOperator):
         from airflow_provider_fabric.api.statuses import REPORT_STATUSES, normalize_status
         from airflow_provider_fabric.exceptions import FabricInputError
 
-        report_id = as_int_id(self.report_id, "report_id")
+        report_id = as_id(self.report_id, "report_id")
         status = str(self.status or "").strip().upper()
         if not status:
             raise FabricInputError("status is required")

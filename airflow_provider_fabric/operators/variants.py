@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from airflow_provider_fabric.api.reports import as_id
 from airflow_provider_fabric.links import FabricReportLink
 from airflow_provider_fabric.operators.base import FabricBaseOperator
 
@@ -71,7 +72,6 @@ class FabricUpdateVariantOperator(FabricBaseOperator):
 
         :param context: the task's execution context.
         """
-        from airflow_provider_fabric.api.reports import as_id
 
         report_id = as_id(self.report_id, "report_id")
         variant_id = as_id(self.report_variant_id, "report_variant_id")
@@ -152,7 +152,6 @@ class FabricSetVariantStatusesOperator(FabricBaseOperator):
         """
         import io
 
-        from airflow_provider_fabric.api.reports import as_id
         from airflow_provider_fabric.storage import as_path, display_name, open_source
 
         report_id = as_id(self.report_id, "report_id")
