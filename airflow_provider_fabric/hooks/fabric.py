@@ -290,24 +290,38 @@ class FabricHook(BaseHook):
     def _get(self, path: str, params: Params | None = None) -> Any:
         return self._json(self.request("GET", path, params=params))
 
-    def paginate(
-        self, path: str, params: Params | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every object of a list endpoint, following ``limit``/``offset`` pages to the end.
+    def pages(
+        self,
+        path: str,
+        params: Params | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        raw: bool = False,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page of a list endpoint's ``objects``, following ``limit``/``offset`` to the end.
 
-        :param path: the list endpoint, such as ``/projects/``.
-        :param params: filters, sent in the ``X-fg-safe-params`` header.
-        :param page_size: objects asked for per page.
+        :param path: the list endpoint.
+        :param params: filters, sent like any GET parameter.
+        :param page_size: objects asked for per request.
+        :param raw: keep the server's values as sent (timestamps not converted).
         """
         base = param_pairs(params)
         offset = 0
         while True:
-            page = self._get(path, [*base, ("limit", page_size), ("offset", offset)]) or {}
-            objects = page.get("objects", [])
-            yield from objects
+            page_params = [*base, ("limit", page_size), ("offset", offset)]
+            page = (self.get_json(path, page_params) if raw else self._get(path, page_params)) or {}
+            objects = page.get("objects", []) if isinstance(page, dict) else []
+            yield objects
             if len(objects) < page_size:
                 return
             offset += len(objects)
+
+    def paginate(
+        self, path: str, params: Params | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every object of a list endpoint, following ``limit``/``offset`` pages to the end."""
+        for page in self.pages(path, params, page_size=page_size):
+            yield from page
 
     # ----------------------------------------------------------------- projects
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_fabric.api.reports import as_id
@@ -376,23 +376,12 @@ class FabricExportVariantsOperator(FabricBaseOperator):
             "report_id": report_id,
         }
 
-    def _pages(self, path: str) -> Iterator[list[Any]]:
-        """Raw JSON pages (server values untouched), ``limit``/``offset`` followed to the end."""
-        base = {**self._filters(), "format": "JSON"}
-        offset = 0
-        while True:
-            page = self.hook.get_json(path, {**base, "limit": self.page_size, "offset": offset}) or {}
-            objects = page.get("objects", []) if isinstance(page, dict) else []
-            yield objects
-            if len(objects) < self.page_size:
-                return
-            offset += len(objects)
-
     def _write_json(self, report_id: int, path: str, handle: IO[bytes]) -> tuple[int, int]:
         count = size = 0
         if not self.json_lines:
             size += handle.write(b'{"objects": [')
-        for page in self._pages(path):
+        filters = {**self._filters(), "format": "JSON"}
+        for page in self.hook.pages(path, filters, page_size=self.page_size, raw=True):
             if not page:
                 continue
             if self.json_lines:
