@@ -53,7 +53,8 @@ def open_source(location: Any) -> Iterator[IO[bytes]]:
     if not path.exists():
         from airflow_provider_fabric.exceptions import FabricInputError
 
-        raise FabricInputError(f"input file {path.name!r} does not exist at its location")
+        # The file name stays out of the message: sample names in file names are PHI too.
+        raise FabricInputError("the input file does not exist at the location given to this task")
     with path.open("rb") as handle:
         yield handle
 
