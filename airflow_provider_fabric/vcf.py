@@ -160,7 +160,18 @@ class VcfValidationError(FabricInputError):
 
 @dataclass(frozen=True)
 class VcfInfo:
-    """What :func:`inspect_vcf` found. ``samples`` is PHI and left out of ``repr``."""
+    """What :func:`inspect_vcf` found. ``samples`` is PHI and left out of ``repr``.
+
+    :param format: the compression, decided by the content: ``"vcf"``, ``"vcf.gz"`` or ``"vcf.bz2"``.
+    :param fileformat: the VCF version of the ``##fileformat`` line, e.g. ``"VCFv4.2"``.
+    :param samples: the sample column names of the ``#CHROM`` line (``()`` for a sites-only VCF).
+    :param build: the genome build; always ``"GRCh37"``, the only one that passes.
+    :param build_evidence: what showed the build, e.g. ``"##reference names hg19"``, or
+        ``"no build evidence; assumed GRCh37"``.
+    :param chr_prefix: chromosomes are named ``chr1``, ``chrX``... (judged on the first record,
+        else the first ``##contig`` line).
+    :param records_sampled: data records read and checked (at most ``max_records``).
+    """
 
     format: str
     fileformat: str
@@ -172,12 +183,27 @@ class VcfInfo:
 
     @property
     def sample_count(self) -> int:
+        """The number of sample columns (``0`` for a sites-only VCF)."""
         return len(self.samples)
 
 
 @dataclass(frozen=True, slots=True)
 class VcfRecord:
-    """One data line. ``fields`` holds the columns after INFO (FORMAT and the samples)."""
+    """One data line. ``fields`` holds the columns after INFO (FORMAT and the samples).
+
+    Every column but POS is kept as the text of the line.
+
+    :param chrom: CHROM, as written (``1`` or ``chr1``).
+    :param pos: POS, 1-based.
+    :param id: ID (``.`` when none).
+    :param ref: REF, never empty.
+    :param alt: ALT.
+    :param qual: QUAL.
+    :param filter: FILTER.
+    :param info: INFO, unparsed.
+    :param fields: FORMAT and the sample columns (``()`` for a sites-only line).
+    :param line: the whole line, without its line ending.
+    """
 
     chrom: str
     pos: int
@@ -268,6 +294,10 @@ def detect_format(head: bytes, name: str | None = None) -> str:
 
     :raises VcfValidationError: ``head`` is empty, or is obviously not a VCF
         (PDF, ZIP, BAM, CRAM, BCF, xz, zstd, other binary data).
+
+    :param head: the first bytes of the file as stored (:func:`inspect_vcf` passes 64 KiB).
+    :param name: the file's name or URL, consulted only when ``head`` is too short to tell.
+    :return: the format, one of :data:`FORMATS`.
     """
     if not head:
         raise VcfValidationError("empty file: 0 bytes, not a VCF", reason="empty")
@@ -395,6 +425,12 @@ def open_vcf_text(fileobj: BinaryIO, fmt: str) -> TextIO:
     non-seekable streams. Decompression failures surface as
     :class:`VcfValidationError` while reading. Closing the returned stream
     does not close ``fileobj``.
+
+    :param fileobj: a binary file object, read from its current position with ``read()`` only
+        (a text-mode file raises :class:`TypeError` on the first read).
+    :param fmt: its format, one of :data:`FORMATS` (as :func:`detect_format` or
+        ``VcfInfo.format`` gives it); the content is not sniffed again.
+    :raises ValueError: ``fmt`` is not one of :data:`FORMATS`.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown VCF format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -469,9 +505,13 @@ def _iter_numbered(text: TextIO, lineno: int, ncols: int | None) -> Iterator[tup
 def iter_records(text: TextIO) -> Iterator[VcfRecord]:
     """Yield the data records of a VCF text stream (from :func:`open_vcf_text`).
 
-    Header lines are skipped. A data line with fewer than 8 columns, a
-    column count different from the ``#CHROM`` line's, a non-numeric POS or
-    an empty CHROM/REF raises :class:`VcfValidationError` naming the line number.
+    Header lines (any line starting with ``#``) and blank lines are skipped.
+
+    :param text: a text stream of VCF lines, read from its current position to the end;
+        line numbers in errors count from there.
+    :raises VcfValidationError: a data line with fewer than 8 columns, a column count
+        different from the ``#CHROM`` line's (once one was seen), a non-numeric POS, an empty
+        CHROM or REF, or a line of more than 32 Mi characters; the message names the line number.
     """
     for _, rec in _iter_numbered(text, 0, None):
         yield rec
@@ -690,9 +730,14 @@ def inspect_vcf(
     before uploading. ``name`` (a file name or URL) only helps when the
     content cannot tell the format.
 
+    :param fileobj: a binary file object (``"rb"``); it is not closed.
+    :param name: the file's name or URL, a hint for :func:`detect_format` only.
+    :param max_records: data records to read and check after the header (``0``: header only).
     :param for_report: require exactly one sample column, as a clinical
         report needs. Without it, zero (sites-only) or several samples pass
         and callers decide whether to warn.
+    :return: the format, version, samples, build evidence and chromosome naming.
+    :raises TypeError: ``fileobj`` was opened in text mode.
     :raises VcfValidationError: empty file, not a VCF (naming what it looks
         like), corrupt or truncated compression in what was read, VCF older
         than 4.0, missing or malformed ``#CHROM`` line, malformed data line,
@@ -869,6 +914,11 @@ class StreamChecker:
     the compressed data decompressed without error up to a proper end of
     stream with nothing after it. Decompressed output is discarded at once,
     so memory stays bounded whatever the file size.
+
+    :param fmt: the format of the bytes to come, one of :data:`FORMATS`; for ``"vcf"`` only
+        the MD5 is computed.
+    :param md5: compute the MD5 digest (skip it when the caller hashes elsewhere).
+    :raises ValueError: ``fmt`` is not one of :data:`FORMATS`.
     """
 
     def __init__(self, fmt: str, *, md5: bool = True) -> None:
@@ -892,6 +942,13 @@ class StreamChecker:
         )
 
     def update(self, chunk: bytes) -> None:
+        """Feed the next chunk of raw bytes.
+
+        :param chunk: the next bytes exactly as sent; an empty chunk is ignored.
+        :raises VcfValidationError: the compressed data is corrupt, or bytes that are not
+            gzip (bzip2) follow the end of a gzip member (bzip2 stream).
+        :raises RuntimeError: called after :meth:`finish`.
+        """
         if self._finished:
             raise RuntimeError("StreamChecker.update() after finish()")
         if not chunk:
@@ -958,7 +1015,14 @@ class StreamChecker:
             self.bytes_out += out
 
     def finish(self) -> str | None:
-        """Return the MD5 hex digest (or ``None``); raise if the compressed stream is incomplete."""
+        """Return the MD5 hex digest (or ``None``); raise if the compressed stream is incomplete.
+
+        No more chunks may be fed afterwards.
+
+        :return: the MD5 hex digest of every byte fed, or ``None`` when created with ``md5=False``.
+        :raises VcfValidationError: for ``vcf.gz``/``vcf.bz2``: no bytes were fed, or the data
+            ends inside a gzip member or bzip2 stream (truncated).
+        """
         self._finished = True
         if self.fmt != "vcf":
             if self.bytes_in == 0:
@@ -974,7 +1038,16 @@ class StreamChecker:
 
 
 def check_stream(fileobj: BinaryIO, fmt: str, *, md5: bool = True, chunk_size: int = 1 << 20) -> str | None:
-    """Read ``fileobj`` to the end through a :class:`StreamChecker` and return its result."""
+    """Read ``fileobj`` to the end through a :class:`StreamChecker` and return its result.
+
+    :param fileobj: a binary file object, read from its current position; it is not closed.
+    :param fmt: the format of its bytes, one of :data:`FORMATS`.
+    :param md5: compute the MD5 digest.
+    :param chunk_size: bytes per ``read()``.
+    :return: the MD5 hex digest of the bytes read, or ``None`` with ``md5=False``.
+    :raises ValueError: ``fmt`` is not one of :data:`FORMATS`.
+    :raises VcfValidationError: corrupt, truncated or empty gzip/bzip2 data.
+    """
     checker = StreamChecker(fmt, md5=md5)
     read = fileobj.read
     while True:

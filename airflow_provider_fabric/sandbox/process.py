@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+#: The environment variable of Airflow's default Fabric connection (``fabric_genomics_default``).
 CONN_ENV = "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"
 
 
@@ -46,6 +47,8 @@ class SandboxProcess:
     :param record_requests: keep raw request lines for ``requests_seen()``.
     :param extra_users: more ``LOGIN:SECRET[:FLAGS]`` specs, e.g. ``"nokey:pw:noaccess"``.
     :param extra_args: more command-line flags (fault flags...).
+    :param port: HTTPS port (``0`` picks a free one; after :meth:`start` it holds the port in use,
+        so a restart keeps the URL).
     :param startup_timeout: seconds to wait for ``ready.json``.
     """
 
@@ -73,14 +76,22 @@ class SandboxProcess:
         self.record_requests = record_requests
         self.extra_users = list(extra_users)
         self.extra_args = list(extra_args)
+        #: The HTTPS port: as given until :meth:`start`, then the one in use.
         self.port = port
         self.startup_timeout = startup_timeout
+        #: The running process, ``None`` before :meth:`start` and after :meth:`stop`.
         self.process: subprocess.Popen[bytes] | None = None
+        #: The contents of ``ready.json`` from the last start (``url``, ``ca_path``, ``pid``...).
         self.info: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def command(self) -> list[str]:
+        """The command line that starts the sandbox with these settings.
+
+        :return: this Python interpreter running ``-m airflow_provider_fabric.sandbox`` with
+            the data directory, port, users, timings and flags of this object.
+        """
         cmd = [sys.executable, "-m", "airflow_provider_fabric.sandbox", "--data-dir", str(self.data_dir)]
         cmd += ["--port", str(self.port), "--user", f"{self.login}:{self.secret}"]
         for spec in self.extra_users:
@@ -94,7 +105,16 @@ class SandboxProcess:
         return cmd + self.extra_args
 
     def start(self) -> SandboxProcess:
-        """Start the process and wait until it has written ``ready.json``."""
+        """Start the process and wait until it has written ``ready.json``.
+
+        The data directory is created if missing; the process's output is appended to
+        ``sandbox.log`` in it, and ``AIRFLOW_HOME`` defaults to its ``airflow-home`` folder.
+        Afterwards :attr:`info` holds ``ready.json`` and :attr:`port` the port in use.
+
+        :return: this object.
+        :raises SandboxError: the process exited, or was not ready within ``startup_timeout``
+            (it is then stopped); the message ends with the log's last lines.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         ready = self.data_dir / "ready.json"
         ready.unlink(missing_ok=True)
@@ -124,7 +144,11 @@ class SandboxProcess:
         )
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """Stop the process with SIGTERM (SIGKILL after ``timeout``); return its exit code."""
+        """Stop the process with SIGTERM (SIGKILL after ``timeout``); return its exit code.
+
+        :param timeout: seconds to wait for the process to exit after SIGTERM.
+        :return: the exit code, or ``None`` when no process was running.
+        """
         if self.process is None:
             return None
         if self.process.poll() is None:
@@ -139,7 +163,11 @@ class SandboxProcess:
         return code
 
     def restart(self) -> SandboxProcess:
-        """Stop and start again on the same data directory and port."""
+        """Stop and start again on the same data directory and port.
+
+        :return: this object.
+        :raises SandboxError: as :meth:`start`.
+        """
         self.stop()
         return self.start()
 
@@ -150,6 +178,10 @@ class SandboxProcess:
         self.stop()
 
     def log_tail(self, lines: int = 40) -> str:
+        """The end of ``sandbox.log`` (the process's output), ``""`` when there is no log.
+
+        :param lines: how many of the last lines to return.
+        """
         path = self.data_dir / "sandbox.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
@@ -157,22 +189,39 @@ class SandboxProcess:
 
     @property
     def url(self) -> str:
+        """The HTTPS base URL, e.g. ``https://127.0.0.1:PORT`` (only after :meth:`start`).
+
+        :raises KeyError: the sandbox was never started.
+        """
         return str(self.info["url"])
 
     @property
     def http_url(self) -> str | None:
+        """The plain-HTTP redirector's URL, ``None`` unless started with ``http_port``."""
         return self.info.get("http_url")
 
     @property
     def ca_path(self) -> str:
+        """The path of the CA certificate that signed the server's certificate (only after :meth:`start`).
+
+        :raises KeyError: the sandbox was never started.
+        """
         return str(self.info["ca_path"])
 
     @property
     def pid(self) -> int:
+        """The process ID written to ``ready.json`` by the last start.
+
+        :raises KeyError: the sandbox was never started.
+        """
         return int(self.info["pid"])
 
     def conn_json(self) -> str:
-        """The Airflow connection as JSON, for ``AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT``."""
+        """The Airflow connection as JSON, for ``AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT``.
+
+        :return: ``conn_type``, ``host`` (:attr:`url`), ``login``, ``password`` and
+            ``extra.verify`` (:attr:`ca_path`) as a JSON object.
+        """
         return json.dumps(
             {
                 "conn_type": "fabric_genomics",
@@ -194,11 +243,20 @@ class SandboxProcess:
         return f"fabric-genomics://https://{user}@{address}/?verify={quote(self.ca_path, safe='')}"
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point Airflow's default Fabric connection at this sandbox."""
+        """Environment variables that point Airflow's default Fabric connection at this sandbox.
+
+        :return: :data:`CONN_ENV` mapped to :meth:`conn_json`.
+        """
         return {CONN_ENV: self.conn_json()}
 
     def peak_rss_kb(self) -> int:
-        """The process's peak resident memory (``VmHWM``), in KiB."""
+        """The process's peak resident memory (``VmHWM``), in KiB.
+
+        Linux only: read from ``/proc/PID/status`` while the process runs.
+
+        :raises OSError: no such process (stopped, or not Linux).
+        :raises SandboxError: the status file has no ``VmHWM`` line.
+        """
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
@@ -207,7 +265,17 @@ class SandboxProcess:
     # -- admin calls ------------------------------------------------------------------------------
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        """Call a sandbox endpoint as the test user and return its JSON answer."""
+        """Call a sandbox endpoint as the test user and return its JSON answer.
+
+        Basic auth with ``login`` and ``secret``, TLS verified against :attr:`ca_path`,
+        30-second timeout.
+
+        :param method: the HTTP method.
+        :param path: appended to :attr:`url`, e.g. ``/_sandbox/state``.
+        :param body: a JSON-serialisable body; ``None`` sends none.
+        :return: the decoded JSON answer (``None`` for an empty one).
+        :raises SandboxError: the server answered with an HTTP error status.
+        """
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
         token = base64.b64encode(f"{self.login}:{self.secret}".encode()).decode()
@@ -222,13 +290,31 @@ class SandboxProcess:
             raise SandboxError(f"{method} {path}: HTTP {err.code}: {err.read()[:500]!r}") from err
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """Replace the fault settings (``rate_503=0.2, phase="after", methods=["PUT"], script=[...]``)."""
+        """Replace the fault settings (``rate_503=0.2, phase="after", methods=["PUT"], script=[...]``).
+
+        Settings left out take their defaults (no fault); the counters start again.
+
+        :param settings: ``rate_429``, ``rate_500``, ``rate_502``, ``rate_503``, ``rate_drop``
+            (0 to 1), ``latency_ms``, ``phase`` (``before``/``after``), ``methods``, ``paths``
+            (regular expressions), ``retry_after``, ``script`` and ``seed``.
+        :return: the new settings, scripted faults left and counters, as :meth:`faults` gives them.
+        :raises SandboxError: an unknown or invalid setting (HTTP 422).
+        """
         return self.admin("PUT", "/_sandbox/faults", settings)
 
     def clear_faults(self) -> dict[str, Any]:
+        """Turn every fault off (all settings back to their defaults, counters reset).
+
+        :return: the new settings, as :meth:`faults` gives them.
+        """
         return self.admin("DELETE", "/_sandbox/faults")
 
     def faults(self) -> dict[str, Any]:
+        """The current fault settings.
+
+        :return: ``config`` (the settings), ``script_left`` (scripted faults not yet used) and
+            ``stats`` (requests matched and faults injected, by kind).
+        """
         return self.admin("GET", "/_sandbox/faults")
 
     def state(self) -> dict[str, Any]:
@@ -236,5 +322,11 @@ class SandboxProcess:
         return self.admin("GET", "/_sandbox/state")
 
     def requests_seen(self, clear: bool = False) -> list[dict[str, str]]:
-        """Raw request lines (method, URL with query) — needs ``record_requests=True``."""
+        """Raw request lines (method, URL with query) — needs ``record_requests=True``.
+
+        :param clear: forget the recorded requests after returning them.
+        :return: ``{"method": ..., "url": ...}`` for each request recorded (path and query string),
+            oldest first; the last 100,000 at most.
+        :raises SandboxError: recording is off (HTTP 404).
+        """
         return self.admin("DELETE" if clear else "GET", "/_sandbox/requests")["objects"]

@@ -60,7 +60,20 @@ def header_lines(
     with_contigs: bool = True,
     reference_line: bool = True,
 ) -> list[str]:
-    """The header lines (without line endings), ending with the ``#CHROM`` line."""
+    """The header lines (without line endings), ending with the ``#CHROM`` line.
+
+    :param samples: sample column names; ``()`` gives a sites-only header (no ``##FORMAT``
+        lines, no FORMAT column).
+    :param build: ``"GRCh37"`` or ``"GRCh38"``: the ``##contig`` lengths and the
+        ``##reference`` name.
+    :param chr_prefix: name contigs ``chr1``, ``chr2``... and the reference ``hg19``/``hg38``
+        instead of ``GRCh37``/``GRCh38``.
+    :param source: extra text appended, after a space, to the ``##source=`` line.
+    :param fileformat: the ``##fileformat=`` value, written as given (any text, to make bad files).
+    :param with_contigs: write ``##contig`` lines with lengths for chromosomes 1-22, X and Y.
+    :param reference_line: write a ``##reference`` line.
+    :raises ValueError: an unknown ``build``.
+    """
     lengths = _lengths(build)
     lines = [
         f"##fileformat={fileformat}",
@@ -191,7 +204,22 @@ def iter_variant_lines(
     seed: int = 0,
     line_ending: str = "\n",
 ) -> Iterator[str]:
-    """Yield the data lines (with ``line_ending``) that :func:`write_vcf` writes after the header."""
+    """Yield the data lines (with ``line_ending``) that :func:`write_vcf` writes after the header.
+
+    Lines come sorted by chromosome (1-22, X, Y) and position, spread over the chromosomes
+    in proportion to their lengths. Unlike :func:`write_vcf` there is no default count.
+
+    :param n_records: number of lines.
+    :param target_bytes: approximate total size of the lines, used when ``n_records`` is ``None``.
+    :param sample: the one sample column's name, used when ``samples`` is ``None``.
+    :param samples: sample column names (``()`` for sites-only lines).
+    :param build: ``"GRCh37"`` or ``"GRCh38"`` (chromosome lengths the positions fit).
+    :param chr_prefix: name chromosomes ``chr1``, ``chr2``...
+    :param seed: random seed; the same arguments always give the same lines.
+    :param line_ending: appended to every line.
+    :raises ValueError: neither ``n_records`` nor ``target_bytes`` given, or an unknown
+        ``build`` (raised when iteration starts).
+    """
     for batch in _batches(
         n_records, target_bytes, _resolve_samples(sample, samples), build, chr_prefix, seed, line_ending
     ):
@@ -233,18 +261,27 @@ def write_vcf(
 ) -> Path:
     """Write a synthetic VCF and return its path.
 
+    :param path: the file to write (replaced if it exists; its folder must exist). Its name
+        does not choose the compression.
     :param n_records: number of data lines; or give ``target_bytes`` (the
         approximate uncompressed size) instead. Default 1000.
+    :param target_bytes: approximate uncompressed size, used when ``n_records`` is ``None``.
+    :param sample: the one sample column's name, used when ``samples`` is ``None``.
     :param samples: sample column names (``()`` for a sites-only VCF);
         default ``(sample,)``.
     :param compression: ``None`` (plain text), ``"gz"`` (gzip level 1) or ``"bz2"``.
     :param build: ``"GRCh37"``, or ``"GRCh38"`` to make a file Fabric must refuse
         (GRCh38 contig lengths, ``##reference=GRCh38`` and GRCh38 positions).
+    :param chr_prefix: name chromosomes ``chr1``, ``chr2``... (and the reference ``hg19``/``hg38``).
+    :param seed: random seed; the same arguments always give byte-identical files.
     :param source: extra text appended to the ``##source=`` line (e.g. a marker
         the sandbox reacts to).
+    :param fileformat: the ``##fileformat=`` value, written as given.
     :param with_contigs: write ``##contig`` lines with lengths.
     :param reference_line: write a ``##reference`` line.
-    :param line_ending: ``"\\n"`` or ``"\\r\\n"``.
+    :param line_ending: ``"\\n"`` or ``"\\r\\n"``, for the header and data lines alike.
+    :return: ``path``, as a :class:`~pathlib.Path`.
+    :raises ValueError: an unknown ``compression`` or ``build``.
     """
     if n_records is None and target_bytes is None:
         n_records = 1000
@@ -295,6 +332,19 @@ def write_family(
     variants. Each file holds about ``n_records`` records (its non-reference
     sites). Files are named ``{family_id}_{member}.vcf[.gz|.bz2]`` and the
     sample column is ``{family_id}_{member}``.
+
+    :param directory: where to write the files (created if missing).
+    :param family_id: prefix of every file and sample name; also seeds the genotypes.
+    :param members: member names, unique; the first is the proband, and members named
+        ``mother`` and ``father`` carry the parents' genotypes.
+    :param n_records: about how many records each file holds.
+    :param seed: random seed; the same arguments always give byte-identical files.
+    :param compression: ``None`` (plain text), ``"gz"`` (gzip level 1) or ``"bz2"``.
+    :param build: ``"GRCh37"``, or ``"GRCh38"`` to make files Fabric must refuse.
+    :param chr_prefix: name chromosomes ``chr1``, ``chr2``...
+    :return: the files written, one per member, in ``members`` order.
+    :raises ValueError: no members, duplicate member names, or an unknown ``compression``
+        or ``build``.
     """
     if not members:
         raise ValueError("members must name at least one family member")
@@ -354,7 +404,13 @@ _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 def parse_size(text: str) -> int:
-    """``"200M"`` -> 209715200; units K, M, G (powers of 1024), optional trailing ``B``."""
+    """``"200M"`` -> 209715200; units K, M, G (powers of 1024), optional trailing ``B``.
+
+    :param text: a number with an optional unit, case-insensitive (``"512k"``, ``"1.5G"``,
+        ``"10MiB"``).
+    :return: the size in bytes (fractions of a byte dropped).
+    :raises argparse.ArgumentTypeError: not a number with an optional unit.
+    """
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
     unit = t[-1:] if t[-1:] in _UNITS else ""
     number = t[: len(t) - len(unit)]
@@ -366,6 +422,15 @@ def parse_size(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: write one synthetic VCF and print its path and size.
+
+    Options: ``--records N`` or ``--size 200M``, ``--gz`` or ``--bz2``, ``--seed``,
+    ``--sample NAME`` (repeat for more samples), ``--build``, ``--chr-prefix``.
+
+    :param argv: the arguments, without the program name (default: ``sys.argv[1:]``).
+    :return: the exit status, ``0``.
+    :raises SystemExit: bad arguments or ``--help`` (from :mod:`argparse`).
+    """
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_fabric.testing.vcfgen",
         description="Write a deterministic synthetic VCF (no PHI) for tests, demos and benchmarks.",
