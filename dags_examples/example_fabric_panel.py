@@ -50,10 +50,11 @@ from airflow_provider_fabric.sensors.fabric import (
     FabricGenomeAnnotationSensor,
 )
 
-# How often the sensors ask Fabric. Panels annotate in minutes, so a minute is plenty (the sensors
-# back off on long waits). The demo and the tests use a local sandbox that answers in seconds and
-# set FABRIC_EXAMPLE_POKE_INTERVAL=1.
+# How often the sensors ask Fabric. Panels annotate in minutes: start at a minute and, on long waits,
+# back off exponentially up to ten times that. The demo and the tests use a local sandbox that
+# answers in seconds and set FABRIC_EXAMPLE_POKE_INTERVAL=1.
 POKE_INTERVAL = float(os.environ.get("FABRIC_EXAMPLE_POKE_INTERVAL", "60"))
+MAX_WAIT = pendulum.duration(seconds=10 * POKE_INTERVAL)
 
 # Every file of one report lands in one folder named after the report's ID (never a patient name).
 REPORT_ID = "{{ ti.xcom_pull(task_ids='create_panel_report') }}"
@@ -142,6 +143,8 @@ with DAG(
         task_id="wait_for_annotation",
         genome_ids=upload_genome.output,
         poke_interval=POKE_INTERVAL,
+        exponential_backoff=True,
+        max_wait=MAX_WAIT,
         timeout=6 * 60 * 60,
     )
     # [END howto_sensor_fabric_genome_annotation]
@@ -185,6 +188,8 @@ with DAG(
         report_id=create_panel_report.output,
         target_statuses=("READY TO REVIEW",),
         poke_interval=POKE_INTERVAL,
+        exponential_backoff=True,
+        max_wait=MAX_WAIT,
         timeout=12 * 60 * 60,
     )
     # [END howto_sensor_fabric_report_status]
@@ -231,6 +236,8 @@ with DAG(
         report_id=create_panel_report.output,
         target_statuses=("APPROVED",),
         poke_interval=POKE_INTERVAL,
+        exponential_backoff=True,
+        max_wait=MAX_WAIT,
         timeout=7 * 24 * 60 * 60,
     )
 

@@ -32,7 +32,6 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
-from airflow_provider_fabric.operators.reports import FabricCreateClinicalReportOperator
 
 from airflow_provider_fabric.operators.exports import (
     FabricExportReportPdfOperator,
@@ -40,14 +39,17 @@ from airflow_provider_fabric.operators.exports import (
 )
 from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
 from airflow_provider_fabric.operators.projects import FabricCreateProjectOperator
+from airflow_provider_fabric.operators.reports import FabricCreateClinicalReportOperator
 from airflow_provider_fabric.sensors.fabric import (
     FabricClinicalReportStatusSensor,
     FabricGenomeAnnotationSensor,
 )
 
-# Exomes annotate in tens of minutes and family analyses take hours: poll every few minutes (the
-# sensors back off on long waits). The demo and tests set FABRIC_EXAMPLE_POKE_INTERVAL=1.
-POKE_INTERVAL = float(os.environ.get("FABRIC_EXAMPLE_POKE_INTERVAL", "300"))
+# Exomes annotate in tens of minutes and family analyses take hours: start at two minutes and back off
+# exponentially up to ten times that, so a day-long wait costs tens of requests, not thousands.
+# The demo and tests set FABRIC_EXAMPLE_POKE_INTERVAL=1.
+POKE_INTERVAL = float(os.environ.get("FABRIC_EXAMPLE_POKE_INTERVAL", "120"))
+MAX_WAIT = pendulum.duration(seconds=10 * POKE_INTERVAL)
 
 REPORT_TYPES = {2: "Duo", 3: "Trio", 4: "Quad", 5: "Quintet"}
 RELATIONSHIPS = ("mother", "father", "sibling", "other")
@@ -173,6 +175,8 @@ with DAG(
         task_id="wait_for_annotation",
         genome_ids=upload_genomes.output,
         poke_interval=POKE_INTERVAL,
+        exponential_backoff=True,
+        max_wait=MAX_WAIT,
         timeout=24 * 60 * 60,
     )
     # [END howto_sensor_fabric_genome_annotation_many]
@@ -235,6 +239,8 @@ with DAG(
         report_id=create_family_report.output,
         target_statuses=("READY TO REVIEW",),
         poke_interval=POKE_INTERVAL,
+        exponential_backoff=True,
+        max_wait=MAX_WAIT,
         timeout=48 * 60 * 60,
     )
 
