@@ -48,6 +48,21 @@ class FabricSettings:
         """The server's time zone."""
         return ZoneInfo(self.server_timezone)
 
+    @property
+    def ca_bundle(self) -> str | bool:
+        """What to verify the server's certificate against: a CA bundle path, or ``False``.
+
+        ``verify=true`` means the certifi bundle, named explicitly so that
+        ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` in the environment cannot
+        swap the trust store under a connection, and so that the sync and async
+        hooks trust exactly the same authorities.
+        """
+        if self.verify is True:
+            import certifi
+
+            return certifi.where()
+        return self.verify
+
     def url(self, path: str) -> str:
         """The absolute URL of an API path (no query string is ever added here).
 

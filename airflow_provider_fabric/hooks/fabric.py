@@ -243,8 +243,9 @@ class FabricHook(BaseHook):
                     headers=send_headers,
                     stream=stream,
                     timeout=settings.timeout,
-                    # Per request, so REQUESTS_CA_BUNDLE in the environment never overrides the connection.
-                    verify=settings.verify,
+                    # An explicit bundle per request: requests would otherwise let
+                    # REQUESTS_CA_BUNDLE in the environment replace verify=True.
+                    verify=settings.ca_bundle,
                     allow_redirects=False,
                 )
             except requests.exceptions.SSLError as err:

@@ -50,16 +50,14 @@ def _ssl_failure(err: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(err)
 
 
-def _make_ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
-    """The TLS setting for httpx: our own context, so no environment variable can override it."""
-    if verify is False:
-        return False
-    if verify is True:
-        import certifi
+def _make_ssl_context(ca_bundle: str | bool) -> ssl.SSLContext | bool:
+    """The TLS setting for httpx: our own context, so no environment variable can override it.
 
-        # The same CA store as requests (the sync hook), not whatever the OS offers.
-        return ssl.create_default_context(cafile=certifi.where())
-    return ssl.create_default_context(cafile=verify)
+    :param ca_bundle: :attr:`FabricSettings.ca_bundle`: a CA bundle path, or ``False``.
+    """
+    if ca_bundle is False:
+        return False
+    return ssl.create_default_context(cafile=str(ca_bundle))
 
 
 class FabricAsyncHook(BaseHook):
@@ -121,7 +119,7 @@ class FabricAsyncHook(BaseHook):
         if self._client is None:
             settings = await self.get_settings()
             # Loading a CA bundle reads a file: do it off the event loop.
-            verify = await asyncio.to_thread(_make_ssl_context, settings.verify)
+            verify = await asyncio.to_thread(_make_ssl_context, settings.ca_bundle)
             self._client = httpx.AsyncClient(
                 auth=httpx.BasicAuth(settings.login, settings.password),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},

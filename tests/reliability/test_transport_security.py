@@ -112,18 +112,10 @@ def _list_projects_async(hook_conn: str) -> Any:
     return asyncio.run(call())
 
 
-SYNC_CA_BUG = (
-    "requests replaces verify=True with REQUESTS_CA_BUNDLE from the environment "
-    "(Session.merge_environment_settings); FabricHook.request must pass certifi.where() instead of True"
-)
-
-
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(
-            _list_projects_sync, id="sync", marks=pytest.mark.xfail(strict=True, reason=SYNC_CA_BUG)
-        ),
+        pytest.param(_list_projects_sync, id="sync"),
         pytest.param(_list_projects_async, id="async"),
     ],
 )

@@ -190,8 +190,6 @@ def test_tls_settings_come_from_the_connection():
     import certifi
 
     assert _make_ssl_context(False) is False
-    default = _make_ssl_context(True)
-    assert isinstance(default, ssl.SSLContext) and default.verify_mode is ssl.CERT_REQUIRED
     private = _make_ssl_context(certifi.where())
     assert isinstance(private, ssl.SSLContext)
     assert private.verify_mode is ssl.CERT_REQUIRED and private.check_hostname

@@ -110,6 +110,20 @@ def test_connection_ca_bundle_wins_over_environment(monkeypatch, tmp_path, reque
     assert requests_mock.request_history[0].verify == str(ca)
 
 
+def test_default_verification_ignores_ca_bundles_in_the_environment(
+    hook, monkeypatch, tmp_path, requests_mock
+):
+    import certifi
+
+    rogue = tmp_path / "proxy-ca.pem"
+    rogue.write_text("dummy")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(rogue))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(rogue))
+    requests_mock.get(f"{BASE}/genomes/1", json={})
+    hook.get_genome(1)
+    assert requests_mock.request_history[0].verify == certifi.where()
+
+
 @pytest.mark.parametrize("host", ["http://fabric.test", "http://127.0.0.1:8080/api"])
 def test_plain_http_host_is_refused_before_any_request(monkeypatch, requests_mock, host):
     monkeypatch.setenv(
