@@ -31,7 +31,9 @@ def main() -> None:
         "vcf33.vcf": vcf(fileformat="VCFv3.3").encode(),
         "no_fileformat.vcf": (HEADER + RECORDS).encode(),
         "no_chrom_header.vcf": ("##fileformat=VCFv4.2\n" + RECORDS).encode(),
-        "grch38_contigs.vcf": vcf("##contig=<ID=1,length=248956422>\n##contig=<ID=2,length=242193529>\n").encode(),
+        "grch38_contigs.vcf": vcf(
+            "##contig=<ID=1,length=248956422>\n##contig=<ID=2,length=242193529>\n"
+        ).encode(),
         "grch38_reference.vcf": vcf("##reference=GRCh38\n").encode(),
         "hg38_chr_contigs.vcf": vcf(
             "##contig=<ID=chr1,length=248956422>\n",
@@ -39,15 +41,15 @@ def main() -> None:
         ).encode(),
         "grch38_by_position.vcf": vcf(records="X\t155500000\t.\tA\tG\t50\tPASS\tDP=30\tGT\t0/1\n").encode(),
         "conflicting_build.vcf": vcf("##reference=GRCh37\n##contig=<ID=1,length=248956422>\n").encode(),
-        "truncated.vcf.gz": gzip.compress(GOOD.encode() * 50)[:-400],
-        "corrupt.vcf.gz": _corrupt(gzip.compress(GOOD.encode() * 50)),
+        "truncated.vcf.gz": gzip.compress(GOOD.encode() * 50, mtime=0)[:-400],
+        "corrupt.vcf.gz": _corrupt(gzip.compress(GOOD.encode() * 50, mtime=0)),
         "truncated.vcf.bz2": bz2.compress(GOOD.encode() * 50)[:-200],
         "multi_sample.vcf": vcf(
             header=HEADER.rstrip("\n") + "\tSAMPLE2\n", records=RECORDS.replace("\t0/1\n", "\t0/1\t1/1\n")
         ).encode(),
         "short_line.vcf": vcf(records=RECORDS + "1\t999999\t.\tA\n").encode(),
-        "gzipped_csv.vcf.gz": gzip.compress(b"chrom,pos,ref,alt\n1,100,A,G\n"),
-        "bam_like.bam.vcf": gzip.compress(b"BAM\x01" + bytes(200)),
+        "gzipped_csv.vcf.gz": gzip.compress(b"chrom,pos,ref,alt\n1,100,A,G\n", mtime=0),
+        "bam_like.bam.vcf": gzip.compress(b"BAM\x01" + bytes(200), mtime=0),
     }
     for name, data in files.items():
         (HERE / name).write_bytes(data)

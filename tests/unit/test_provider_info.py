@@ -13,9 +13,8 @@ from airflow_provider_fabric.get_provider_info import get_provider_info
 
 
 def test_provider_info_is_valid_against_airflows_schema():
-    import jsonschema
-
     import airflow
+    import jsonschema
 
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
