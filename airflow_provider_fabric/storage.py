@@ -10,13 +10,18 @@ complete, so a reader never sees half a file and a failed task leaves nothing.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
+#: Hidden name of a file being written, beside its destination (a random suffix follows).
+_PARTIAL_PREFIX = ".{name}.partial-"
 
 
 def as_path(location: Any) -> ObjectStoragePath:
@@ -71,7 +76,8 @@ def atomic_writer(destination: Any) -> Iterator[IO[bytes]]:
     """
     final = as_path(destination)
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:12]}"
+    partial = final.parent / f"{_PARTIAL_PREFIX.format(name=final.name)}{uuid.uuid4().hex[:12]}"
+    started = time.time()
     try:
         with partial.open("wb") as handle:
             yield handle
@@ -80,3 +86,18 @@ def atomic_writer(destination: Any) -> Iterator[IO[bytes]]:
         with contextlib.suppress(FileNotFoundError, OSError):
             partial.unlink()
         raise
+    _remove_stale_partials(final, started)
+
+
+def _remove_stale_partials(final: ObjectStoragePath, started: float) -> None:
+    """Delete temporary files of ``final`` left by earlier tries that were killed mid-write.
+
+    A killed process cannot clean up after itself; the next successful write
+    of the same destination does. Only files last written before this write
+    began are removed, so a concurrent writer's live file is left alone.
+    """
+    pattern = glob.escape(_PARTIAL_PREFIX.format(name=final.name)) + "*"
+    for stale in final.parent.glob(pattern):
+        with contextlib.suppress(FileNotFoundError, OSError, AttributeError, TypeError, ValueError):
+            if float(stale.stat().st_mtime) < started:
+                stale.unlink()

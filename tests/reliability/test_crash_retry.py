@@ -157,15 +157,9 @@ def test_export_killed_then_retried_leaves_no_partial_file_at_the_destination(sa
         expected = answer.content
     assert destination.read_bytes() == expected, "the retry wrote exactly the server's export"
     assert result["bytes"] == len(expected) and result["variant_count"] >= 100_000
-    # Observed: the killed try's hidden temporary file is still there after the retry (see the xfail below).
     assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == ["variants.vcf"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage.atomic_writer leaves a SIGKILLed try's .NAME.partial-* behind; proposed: remove stale "
-    "partials of the same destination (older than a grace period) before writing",
-)
 def test_export_retry_cleans_the_killed_tries_temporary_file(sandbox, big_report, tmp_path):
     folder = tmp_path / "exports"
     destination = folder / "variants.vcf"

@@ -45,3 +45,18 @@ def test_missing_input_is_a_clear_input_error(tmp_path):
     ):
         pass
     assert "PHI-Doe" not in str(info.value)  # file names may hold sample names
+
+
+def test_a_killed_tries_temporary_file_is_removed_by_the_next_write(tmp_path):
+    import os
+
+    dest = tmp_path / "variants.vcf"
+    stale = tmp_path / ".variants.vcf.partial-deadbeef0000"
+    stale.write_bytes(b"half of an export")
+    os.utime(stale, (1, 1))  # written long ago, by a try that was killed
+    other = tmp_path / ".other.vcf.partial-deadbeef0000"
+    other.write_bytes(b"another destination's live write")
+    os.utime(other, (1, 1))
+    with atomic_writer(dest) as handle:
+        handle.write(b"complete")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.vcf.partial-deadbeef0000", "variants.vcf"]
