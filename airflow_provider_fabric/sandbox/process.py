@@ -93,16 +93,47 @@ class SandboxProcess:
             the data directory, port, users, timings and flags of this object.
         """
         cmd = [sys.executable, "-m", "airflow_provider_fabric.sandbox", "--data-dir", str(self.data_dir)]
-        cmd += ["--port", str(self.port), "--user", f"{self.login}:{self.secret}"]
-        for spec in self.extra_users:
-            cmd += ["--user", spec]
+        # Users go in a private file, never on the command line where any local user can read them.
+        cmd += ["--port", str(self.port), "--config", str(self.users_file)]
         cmd += ["--annotation-seconds", str(self.annotation_seconds)]
         cmd += ["--report-seconds", str(self.report_seconds)]
         if self.http_port is not None:
             cmd += ["--http-port", str(self.http_port)]
         if self.record_requests:
             cmd.append("--record-requests")
-        return cmd + self.extra_args
+        return cmd + self._passed_args()[0]
+
+    def _passed_args(self) -> tuple[list[str], Path | None]:
+        """``extra_args`` without a ``--config FILE`` (merged into :attr:`users_file`), and that file."""
+        args, config = list(self.extra_args), None
+        if "--config" in args:
+            at = args.index("--config")
+            config = Path(args[at + 1])
+            del args[at : at + 2]
+        return args, config
+
+    @property
+    def users_file(self) -> Path:
+        """The owner-only config file holding the users, with scrypt-hashed secrets only.
+
+        A ``--config FILE`` in ``extra_args`` is merged into it (its users and settings kept).
+        """
+        return self.data_dir / "users.json"
+
+    def _write_users_file(self) -> None:
+        from .auth import parse_user_spec, user_from_config
+
+        given = self._passed_args()[1]
+        config: dict[str, Any] = json.loads(given.read_text()) if given else {}
+        users = [user_from_config(item) for item in config.get("users", [])]
+        users += [parse_user_spec(spec) for spec in (f"{self.login}:{self.secret}", *self.extra_users)]
+        config["users"] = [
+            {"login": u.login, "secret_hash": u.secret_hash, "access": u.access, "workspace": u.workspace_id}
+            for u in users
+        ]
+        fd = os.open(self.users_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(config, handle)
 
     def start(self) -> SandboxProcess:
         """Start the process and wait until it has written ``ready.json``.
@@ -116,6 +147,7 @@ class SandboxProcess:
             (it is then stopped); the message ends with the log's last lines.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_users_file()
         ready = self.data_dir / "ready.json"
         ready.unlink(missing_ok=True)
         env = dict(os.environ)

@@ -61,10 +61,15 @@ def test_config_file_users_hashed_secrets_and_no_plaintext_on_disk(tmp_path: Pat
         assert call(sandbox, "GET", "/projects/", auth=("blocked", "blocked-secret")).status_code == 403
         assert call(sandbox, "GET", "/projects/").status_code == 200
         assert call(sandbox, "GET", "/_sandbox/requests").status_code == 404  # not recording
+        # No secret on the command line, where any local user could read it.
+        cmdline = Path(f"/proc/{sandbox.pid}/cmdline").read_bytes()
+        assert b"cli-secret-value" not in cmdline and b"blocked-secret" not in cmdline
+        assert sandbox.users_file.stat().st_mode & 0o077 == 0  # owner-only
     for path in data_dir.rglob("*"):
         if path.is_file():
             content = path.read_bytes()
-            assert b"cli-secret-value" not in content and b"from-hash" not in content, path
+            for secret in (b"cli-secret-value", b"from-hash", b"blocked-secret"):
+                assert secret not in content, path
 
 
 def test_state_survives_restart_and_sigterm_stops_cleanly(tmp_path: Path) -> None:
