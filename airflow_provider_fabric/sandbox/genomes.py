@@ -283,7 +283,11 @@ async def upload_genome(request: Request, project_id: int) -> dict[str, Any]:
         temp.unlink(missing_ok=True)
         status = 400 if getattr(err, "reason", None) in ("empty", "not_vcf") else 422
         raise ApiError(status, f"invalid VCF: {err}") from err
-    except (ApiError, ClientDisconnect, OSError):
+    except ClientDisconnect:
+        # Nobody is left to answer; an API error keeps it to one access-log line (no traceback).
+        temp.unlink(missing_ok=True)
+        raise ApiError(400, "the client disconnected before the upload was complete") from None
+    except (ApiError, OSError):
         temp.unlink(missing_ok=True)
         raise
     final = c.store.genome_dir / f"{uuid.uuid4().hex}.{fmt}"

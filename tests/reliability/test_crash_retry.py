@@ -91,6 +91,7 @@ def test_upload_killed_then_retried_makes_exactly_one_genome(sandbox, tmp_path, 
         "external_id": external_id,
     }
     request_line = f"PUT /projects/{project_id}/genomes"
+    tracebacks_before = sandbox.log_tail(1_000_000).count("Traceback")
     # The server holds upload requests for a while before reading them: a small body is then all
     # sent and the worker waits for the answer; a 9 MB one is still being sent.
     sandbox.set_faults(latency_ms=1500, methods=["PUT"], paths=[r"/projects/\d+/genomes$"])
@@ -107,6 +108,7 @@ def test_upload_killed_then_retried_makes_exactly_one_genome(sandbox, tmp_path, 
     # The server drops an upload whose client went away (a lost *answer* after the genome was
     # created is the fault suite's ``phase="after"`` case).
     assert after_crash == [], "a killed worker's upload leaves no genome behind"
+    assert sandbox.log_tail(1_000_000).count("Traceback") == tracebacks_before, "a disconnect is one log line"
 
     genome_id = run_to_end(UPLOAD, kwargs, tmp_path / "try2.log")
 
