@@ -152,6 +152,28 @@ async def run_triggers(box: Any, reports: list[int], interval: float, windows: i
     }
 
 
+def run_child_mode(job_file: Path) -> None:
+    """Run one mode's triggers in this fresh process and print its result as JSON."""
+    from airflow_provider_fabric.sandbox.process import SandboxProcess
+
+    job = json.loads(job_file.read_text())
+    box = SandboxProcess(job_file.parent, login=job["sandbox"]["login"], secret=job["sandbox"]["secret"])
+    box.info = {"url": job["sandbox"]["url"], "ca_path": job["sandbox"]["ca_path"]}
+    os.environ["AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"] = json.dumps(job["conn"])
+    if job["mode"] == "production-shared":
+        # What-if for the proposed fix: one SSLContext per CA bundle in the process (cached)
+        # instead of one per trigger. Patches the async hook's context factory in this process only.
+        import functools
+
+        from airflow_provider_fabric.hooks import fabric_async
+
+        fabric_async._make_ssl_context = functools.lru_cache(maxsize=None)(  # type: ignore[assignment]
+            fabric_async._make_ssl_context
+        )
+    result = asyncio.run(run_triggers(box, job["reports"], job["interval"], job["windows"]))
+    print(json.dumps(result, default=str))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,14 +183,19 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=3, help="intervals measured (default 3)")
     parser.add_argument(
         "--ca",
-        default="sandbox,production",
-        help="CA bundles to verify with: 'sandbox' (its one CA) and/or 'production' (certifi's bundle plus "
-        "the sandbox CA, as large as the default verify=True loads) (default both)",
+        default="sandbox,production,production-shared",
+        help="CA bundles to verify with: 'sandbox' (its one CA), 'production' (certifi's bundle plus "
+        "the sandbox CA, as large as the default verify=True loads), 'production-shared' (the same, with "
+        "one SSLContext cached for all triggers: a what-if for the fix) (default: all three)",
     )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     _common.ensure_airflow_home()
-    _common.print_machine()
     logging.disable(logging.WARNING)
+    if args.child:
+        run_child_mode(Path(args.child))
+        return
+    _common.print_machine()
 
     results: dict[str, dict[str, Any]] = {}
     with _common.sandbox(record_requests=True) as box:
@@ -178,14 +205,28 @@ def main() -> None:
         print(f"# created {len(reports)} reports in {time.monotonic() - started:.1f} s", flush=True)
         for mode in [m.strip() for m in args.ca.split(",") if m.strip()]:
             conn = json.loads(box.conn_json())
-            if mode == "production":
+            if mode.startswith("production"):
                 import certifi
 
                 bundle = _common.data_dir() / "production-ca.pem"
                 bundle.write_bytes(Path(certifi.where()).read_bytes() + Path(box.ca_path).read_bytes())
                 conn["extra"]["verify"] = str(bundle)
-            os.environ["AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"] = json.dumps(conn)
-            results[mode] = asyncio.run(run_triggers(box, reports, args.interval, args.windows))
+            # Each mode in a fresh process, so no mode reuses memory another one freed.
+            job = {
+                "mode": mode,
+                "conn": conn,
+                "sandbox": {"url": box.url, "ca_path": box.ca_path, "login": box.login, "secret": box.secret},
+                "reports": reports,
+                "interval": args.interval,
+                "windows": args.windows,
+            }
+            job_file = _common.data_dir() / "triggers-job.json"
+            job_file.write_text(json.dumps(job))
+            child = _common.run_child(
+                [sys.executable, str(Path(__file__).resolve()), "--child", str(job_file)]
+            )
+            job_file.unlink()
+            results[mode] = child.data
             print(f"# {mode}: " + json.dumps(results[mode], default=str), flush=True)
         os.environ["AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"] = box.conn_json()
         sensor = _common.run_child(
