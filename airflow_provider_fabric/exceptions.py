@@ -87,5 +87,8 @@ class FabricTimeoutError(FabricError, AirflowSensorTimeout):
     """
 
 
-class FabricStatusError(FabricError):
-    """A genome annotation or clinical report ended in a failure status."""
+class FabricStatusError(FabricError, AirflowFailException):
+    """A genome annotation or clinical report ended in a failure status.
+
+    Fails the task without Airflow retries: a failed annotation or report stays failed.
+    """

@@ -10,7 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from airflow.providers.common.compat.sdk import AirflowSkipException, PokeReturnValue, TaskDeferred
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSkipException,
+    PokeReturnValue,
+    TaskDeferred,
+)
 
 from airflow_provider_fabric.exceptions import (
     FabricAuthError,
@@ -116,6 +121,7 @@ def test_poke_fails_at_once_with_the_genome_and_reason(fabric_conn, requests_moc
     with pytest.raises(FabricStatusError) as info:
         sensor.execute(context())
     assert str(info.value) == "Annotation failed for genome 2 (FAILED): Truncated gzip stream"
+    assert isinstance(info.value, AirflowFailException)  # no Airflow retry: a failed annotation stays failed
     assert SENTINEL not in caplog.text
 
 
