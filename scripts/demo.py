@@ -10,8 +10,12 @@ It generates synthetic hg19 VCFs (no PHI anywhere), starts ``fabric-sandbox``
 on a free port with its own private CA, points ``fabric_genomics_default`` at
 it, runs ``example_fabric_panel``, ``example_fabric_trio`` and
 ``example_fabric_confirmation`` one after the other with ``dag.test()`` (each
-in its own process, its log in ``OUTPUT/logs/``), stops the sandbox and prints
-a one-screen summary. ``--fail-annotation`` also runs the panel DAG on a VCF
+in its own process, its log in ``OUTPUT/logs/``), then two hourly runs of the
+scheduled ``example_fabric_intake`` over a landing folder (the second run
+finds one new sequencing run; a GRCh38 VCF in the first is refused on its
+own while the other samples go through) and the Asset-scheduled
+``example_fabric_lims_sync``; then it stops the sandbox and prints a
+one-screen summary. ``--fail-annotation`` also runs the panel DAG on a VCF
 whose annotation the sandbox fails, to show the DAG failing fast with the
 reason. Exit status 0 when every DAG ended as expected.
 """
@@ -34,7 +38,11 @@ DAGS = {
     "panel": "example_fabric_panel",
     "trio": "example_fabric_trio",
     "confirmation": "example_fabric_confirmation",
+    "intake": "example_fabric_intake",
+    "lims_sync": "example_fabric_lims_sync",
 }
+#: Logical dates of the two scheduled intake runs shown, an hour apart.
+INTAKE_RUNS = ("2026-01-05T10:00:00+00:00", "2026-01-05T11:00:00+00:00")
 
 
 # -- inputs -------------------------------------------------------------------------------------------
@@ -117,8 +125,10 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
 # -- running one DAG ------------------------------------------------------------------------------------
 
 
-def run_dag_here(dag_id: str, conf: dict[str, Any], result_path: Path) -> int:
+def run_dag_here(dag_id: str, conf: dict[str, Any], result_path: Path, logical_date: str | None) -> int:
     """Child process: ``dag.test()`` one DAG from the configured dags folder; write its task states."""
+    from datetime import datetime
+
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -127,7 +137,8 @@ def run_dag_here(dag_id: str, conf: dict[str, Any], result_path: Path) -> int:
         return 1
     dag = bag.get_dag(dag_id)
     assert dag is not None, dag_id
-    run = dag.test(run_conf=conf)
+    when = datetime.fromisoformat(logical_date) if logical_date else None
+    run = dag.test(run_conf=conf, logical_date=when) if when else dag.test(run_conf=conf)
     tasks = [
         {"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state)}
         for ti in run.get_task_instances()
@@ -136,7 +147,14 @@ def run_dag_here(dag_id: str, conf: dict[str, Any], result_path: Path) -> int:
     return 0 if str(run.state) == "success" else 1
 
 
-def run_dag(name: str, dag_id: str, conf: dict[str, Any], logs: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_dag(
+    name: str,
+    dag_id: str,
+    conf: dict[str, Any],
+    logs: Path,
+    env: dict[str, str],
+    logical_date: str | None = None,
+) -> dict[str, Any]:
     """Run one DAG in a child process (its output to ``logs/NAME.log``) and return its outcome."""
     log, result = logs / f"{name}.log", logs / f"{name}.result.json"
     print(f"  running {dag_id:<30} ", end="", flush=True)
@@ -152,6 +170,7 @@ def run_dag(name: str, dag_id: str, conf: dict[str, Any], logs: Path, env: dict[
                 json.dumps(conf),
                 "--result",
                 str(result),
+                *(["--logical-date", logical_date] if logical_date else []),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -164,6 +183,34 @@ def run_dag(name: str, dag_id: str, conf: dict[str, Any], logs: Path, env: dict[
     outcome.update(name=name, dag_id=dag_id, seconds=seconds, log=str(log))
     print(f"{outcome['state']:<8} {seconds:5.1f} s")
     return outcome
+
+
+def run_intake(
+    output: Path, logs: Path, env: dict[str, str], records: int
+) -> tuple[bool, list[dict[str, Any]]]:
+    """Two hourly runs of the intake DAG over a landing folder, then the LIMS sync its Assets schedule."""
+    sys.path.insert(0, str(ROOT / "dags_examples"))
+    from example_fabric_intake import build_demo_landing
+
+    landing = output / "intake" / "landing"
+    env = {
+        **env,
+        "AIRFLOW_VAR_FABRIC_INTAKE_LANDING_URL": str(landing),
+        "AIRFLOW_VAR_FABRIC_INTAKE_OUTPUT_URL": str(output / "intake" / "exports"),
+        "AIRFLOW_VAR_FABRIC_LIMS_DROP_URL": str(output / "intake" / "lims-drop"),
+        "FABRIC_EXAMPLE_RETRY_DELAY": "1",
+    }
+    # Run 1 holds a GRCh38 VCF: only its own tasks fail; the run reports it and goes on
+    # (fail_on_errors=False keeps the demo's exit status 0; by default the run fails to alert the lab).
+    build_demo_landing(str(landing), "run-0001", records=min(records, 60))
+    first = run_dag("intake_hour_1", DAGS["intake"], {"fail_on_errors": False}, logs, env, INTAKE_RUNS[0])
+    first["note"] = "the GRCh38 sample is refused on its own"
+    build_demo_landing(str(landing), "run-0002", bad=False, records=min(records, 60), seed=100)
+    second = run_dag("intake_hour_2", DAGS["intake"], {"fail_on_errors": False}, logs, env, INTAKE_RUNS[1])
+    second["note"] = "takes in run-0002 only; run-0001's samples are skipped, its GRCh38 VCF refused again"
+    lims = run_dag("lims_sync", DAGS["lims_sync"], {}, logs, env)
+    outcomes = [first, second, lims]
+    return all(o["state"] == "success" for o in outcomes), outcomes
 
 
 # -- summary --------------------------------------------------------------------------------------------
@@ -218,11 +265,17 @@ def summary(output: Path, state: dict[str, Any], outcomes: list[dict[str, Any]],
         f"Sandbox: {len(projects)} projects, {len(state.get('genomes', []))} genomes, "
         f"{len(state.get('reports', []))} reports"
     )
+    by_project: dict[Any, list[dict[str, Any]]] = {}
     for genome in state.get("genomes", []):
-        reason = f": {genome['status_description']}" if genome.get("status_description") else ""
-        lines.append(
-            f"  genome {genome['id']:>3}  project {genome.get('project_id')}  {genome.get('status')}{reason}"
-        )
+        by_project.setdefault(genome.get("project_id"), []).append(genome)
+    for project_id, genomes in by_project.items():
+        statuses = sorted({str(g.get("status")) for g in genomes})
+        counts = ", ".join(f"{sum(str(g.get('status')) == st for g in genomes)} {st}" for st in statuses)
+        ids = f"{genomes[0]['id']}-{genomes[-1]['id']}" if len(genomes) > 1 else str(genomes[0]["id"])
+        lines.append(f"  project {project_id}: genomes {ids} ({counts})")
+        lines += [
+            f"    genome {g['id']}: {g['status_description']}" for g in genomes if g.get("status_description")
+        ]
     for report in state.get("reports", []):
         kind = report.get("report_type") or report.get("test_type") or "report"
         lines.append(
@@ -233,6 +286,10 @@ def summary(output: Path, state: dict[str, Any], outcomes: list[dict[str, Any]],
     exports = output / "exports"
     for path in sorted(p for p in exports.rglob("*") if p.is_file()) if exports.exists() else []:
         lines.append(describe_file(path, output))
+    for folder in ("intake/exports", "intake/lims-drop"):
+        cases = sorted(p for p in (output / folder).glob("*") if p.is_dir())
+        files = sum(1 for case in cases for p in case.iterdir() if p.is_file())
+        lines.append(f"    {folder + '/':<40} {len(cases)} accessions, {files} files (VCF, report JSON, PDF)")
     lines.append(f"Task logs: {output / 'logs'}   Sandbox data and log: {output / 'sandbox'}")
     lines.append(f"Total time: {total:.1f} s")
     return "\n".join(lines)
@@ -255,9 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dag", help=argparse.SUPPRESS)
     parser.add_argument("--conf", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--logical-date", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_dag:
-        return run_dag_here(args.run_dag, json.loads(args.conf or "{}"), args.result)
+        return run_dag_here(args.run_dag, json.loads(args.conf or "{}"), args.result, args.logical_date)
 
     for var in ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER"):
         if var not in os.environ:
@@ -308,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             failing["note"] = "expected to fail: the sandbox fails this genome's annotation"
             outcomes.append(failing)
             expected_ok = expected_ok and failing["state"] == "failed"
+        ok, intake_outcomes = run_intake(output, logs, env, args.records)
+        outcomes += intake_outcomes
+        expected_ok = expected_ok and ok
         state = sandbox.state()
     print(summary(output, state, outcomes, time.monotonic() - started))
     print("All DAG runs ended as expected." if expected_ok else "Some DAG runs did not end as expected.")
