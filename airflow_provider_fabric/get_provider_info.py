@@ -12,6 +12,13 @@ from typing import Any
 from airflow_provider_fabric import __version__
 
 INTEGRATION = "Fabric Genomics"
+# Labels and placeholders of the connection form; bandit reads the word "password" as a secret.
+_FORM_LABELS = {"host": "Fabric API URL", "login": "API key", "password": "API secret"}  # nosec B105
+_FORM_PLACEHOLDERS = {  # nosec B105
+    "host": "https://api.fabricgenomics.com",
+    "login": "API key of the Fabric API user",
+    "password": "API secret",
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -73,16 +80,8 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Fabric Genomics",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],
-                    "relabeling": {
-                        "host": "Fabric API URL",
-                        "login": "API key",
-                        "password": "API secret",  # a form label, not a secret  # nosec B105
-                    },
-                    "placeholders": {
-                        "host": "https://api.fabricgenomics.com",
-                        "login": "API key of the Fabric API user",
-                        "password": "API secret",  # a form label, not a secret  # nosec B105
-                    },
+                    "relabeling": _FORM_LABELS,
+                    "placeholders": _FORM_PLACEHOLDERS,
                 },
                 "conn-fields": {
                     "verify": {
