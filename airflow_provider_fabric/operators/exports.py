@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -87,6 +88,12 @@ class _Writable(Protocol):
     def write(self, chunk: bytes, /) -> int: ...
 
 
+#: A line start (after a line break) followed by content: a non-blank line.
+_DATA_LINE = re.compile(rb"\n\r*[^\r\n]")
+#: A line start followed by ``#``: a VCF header or comment line.
+_COMMENT_LINE = re.compile(rb"\n\r*#")
+
+
 class RecordCounter:
     """Count the data records of a CSV or VCF export while its bytes stream past.
 
@@ -113,10 +120,22 @@ class RecordCounter:
 
         :param chunk: raw bytes, in order.
         """
+        if self.fmt == "csv" and (self._in_quotes or b'"' in chunk):
+            self._update_csv(chunk)  # quoted fields may hide line breaks: walk them
+            return
+        # Everything else is counted in C: a Python step per line would cost more than the download.
+        first_break = chunk.find(b"\n")
+        if first_break < 0:
+            self._text(chunk)
+            return
+        self._text(chunk[:first_break])
+        self._end_line()
+        last_break = chunk.rfind(b"\n")
+        whole_lines = chunk[first_break : last_break + 1]  # each line here follows a b"\n"
+        self._lines += len(_DATA_LINE.findall(whole_lines))
         if self.fmt == "vcf":
-            self._update_vcf(chunk)
-        else:
-            self._update_csv(chunk)
+            self._comments += len(_COMMENT_LINE.findall(whole_lines))
+        self._text(chunk[last_break + 1 :])
 
     def _end_line(self) -> None:
         if self._line_has_data:
@@ -129,13 +148,6 @@ class RecordCounter:
         if not self._line_has_data and piece.strip(b"\r"):
             self._line_has_data = True
             self._line_is_comment = piece.lstrip(b"\r")[:1] == b"#"
-
-    def _update_vcf(self, chunk: bytes) -> None:
-        lines = chunk.split(b"\n")
-        for line in lines[:-1]:
-            self._text(line)
-            self._end_line()
-        self._text(lines[-1])
 
     def _update_csv(self, chunk: bytes) -> None:
         parts = chunk.split(b'"')

@@ -142,6 +142,30 @@ def test_record_counter_is_independent_of_chunk_boundaries(chunk):
         assert counter.finish() == expected, (fmt, chunk)
 
 
+def _reference_count(fmt: str, body: bytes) -> int:
+    lines = [line.strip(b"\r") for line in body.split(b"\n")]
+    data = [line for line in lines if line]
+    if fmt == "vcf":
+        return sum(1 for line in data if not line.startswith(b"#"))
+    return max(len(data) - 1, 0)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_record_counter_matches_a_line_by_line_count(seed):
+    import random
+
+    rng = random.Random(seed)
+    pieces = [b"1\t100\tA\tG", b"#comment", b"", b"\r", b"x,y,z", b"##meta=1", b"22\t5\t.\tC\tT"]
+    body = b"".join(rng.choice(pieces) + rng.choice([b"\n", b"\r\n"]) for _ in range(rng.randint(0, 60)))
+    body += rng.choice([b"", b"tail-without-newline", b"#tail"])
+    for fmt in ("vcf", "csv"):
+        for chunk in (1, 3, 16, 1 << 20):
+            counter = RecordCounter(fmt)
+            for start in range(0, len(body), chunk):
+                counter.update(body[start : start + chunk])
+            assert counter.finish() == _reference_count(fmt, body), (fmt, chunk)
+
+
 def test_empty_csv_and_vcf_exports_count_zero():
     for fmt, body in (("csv", b""), ("csv", b"a,b\n"), ("vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\n")):
         counter = RecordCounter(fmt)
