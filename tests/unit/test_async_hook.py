@@ -186,6 +186,21 @@ def test_plain_http_host_is_refused(monkeypatch):
     assert seen == []
 
 
+def test_triggers_trusting_one_bundle_share_one_tls_context(tmp_path):
+    import os
+    import shutil
+
+    import certifi
+
+    bundle = tmp_path / "ca.pem"
+    shutil.copy(certifi.where(), bundle)
+    first, second = _make_ssl_context(str(bundle)), _make_ssl_context(str(bundle))
+    assert first is second  # loaded once, not once per trigger
+    stat = bundle.stat()
+    os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the bundle was replaced
+    assert _make_ssl_context(str(bundle)) is not first
+
+
 def test_tls_settings_come_from_the_connection():
     import certifi
 
