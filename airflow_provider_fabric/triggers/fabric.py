@@ -250,6 +250,21 @@ def next_poke_interval(
     return interval
 
 
+def first_look_delay(poke_interval: float, seed: str) -> float:
+    """Seconds a trigger waits before its first look: between half and one ``poke_interval``.
+
+    The sensor looked just before deferring, so there is nothing to learn
+    sooner; and each wait takes its own point in the interval, so a triggerer
+    that (re)starts a thousand triggers does not send a thousand requests at once.
+
+    :param poke_interval: the sensor's interval (seconds).
+    :param seed: what sets this wait's point in the interval (e.g. the object IDs).
+    """
+    digest = hashlib.sha1(f"{seed}#first".encode(), usedforsecurity=False).digest()
+    fraction = int.from_bytes(digest[:4], "big") / 2**32
+    return float(poke_interval) * (0.5 + 0.5 * fraction)
+
+
 def timeout_message(kind: str, ids: str, last: StatusCheck | None) -> str:
     """The message of a wait that reached its deadline (IDs and statuses only).
 
@@ -372,6 +387,9 @@ class _FabricStatusTrigger(BaseTrigger):
         poke_count = 0
         hook = self._make_hook()
         try:
+            delay = first_look_delay(self.poke_interval, self._id_text())
+            remaining = self._remaining()
+            await asyncio.sleep(delay if remaining is None else min(delay, max(remaining, 0.0)))
             while True:
                 poke_count += 1
                 remaining = self._remaining()

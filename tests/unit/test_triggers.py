@@ -24,6 +24,7 @@ from airflow_provider_fabric.triggers.fabric import (
     FabricGenomeAnnotationTrigger,
     check_genomes,
     check_report,
+    first_look_delay,
     next_poke_interval,
     raise_for_event,
 )
@@ -98,6 +99,31 @@ def test_every_report_status_has_the_documented_verdict(status):
     expected = {"READY TO REVIEW": Verdict.SUCCESS, "FAILED": Verdict.FAILURE}.get(status, Verdict.WAITING)
     assert check.verdict is expected
     assert check.unknown == ()
+
+
+def test_first_looks_of_many_triggers_spread_over_the_second_half_of_the_interval():
+    delays = [first_look_delay(30, f"report {n}") for n in range(1000)]
+    assert all(15 <= d < 30 for d in delays)  # the sensor just looked: nothing to learn sooner
+    buckets = [sum(15 + k * 1.5 <= d < 15 + (k + 1) * 1.5 for d in delays) for k in range(10)]
+    assert min(buckets) > 50  # spread evenly, not all at once
+    assert first_look_delay(30, "report 7") == first_look_delay(30, "report 7")  # same wait, same point
+
+
+def test_a_trigger_waits_before_its_first_look(fabric_conn, monkeypatch):
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    trigger = FabricClinicalReportStatusTrigger(report_id=5, poke_interval=40)
+    (event,) = run_trigger(
+        trigger, lambda request: httpx.Response(200, json={"id": 5, "status": "READY TO REVIEW"})
+    )
+    assert event["status"] == "success"
+    assert slept and 20 <= slept[0] < 40
 
 
 def test_approved_as_target_and_status_spelling_variants():
