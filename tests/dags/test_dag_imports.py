@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import DAGS_FOLDER, ROOT
+from dagsupport import DAGS_FOLDER, ROOT
 
 DAG_FILES = sorted(path for path in DAGS_FOLDER.glob("*.py") if not path.name.startswith("_"))
 EXPECTED_DAGS = {"example_fabric_panel", "example_fabric_trio", "example_fabric_confirmation"}

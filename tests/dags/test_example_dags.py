@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_vcf_info, read_vcf_keys, run_dag, task_log_text, task_states
+from dagsupport import read_vcf_info, read_vcf_keys, run_dag, task_log_text, task_states
 
 MODES = [pytest.param(False, id="poke"), pytest.param(True, id="deferrable")]
 TRIGGER_LOGGER = "airflow_provider_fabric.triggers.fabric"  # trigger status lines name their logger

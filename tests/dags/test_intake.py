@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from conftest import DAGS_FOLDER, DEFERRABLE_ENV, load_dag, read_vcf_keys, task_log_text
+from dagsupport import DAGS_FOLDER, DEFERRABLE_ENV, load_dag, read_vcf_keys, task_log_text
 
 ASSET_URI = "fabric://intake/reports"
 TRIGGER_LINE = "running trigger in line"  # what dag.test() logs when a task deferred

@@ -108,8 +108,10 @@ def run_dag(
         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
         "kwargs": {"path": str(sensor_dags), "refresh_interval": 0},
     }
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([bundle]))
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(sensor_dags))
+    # Beside the default bundle (the example DAGs), not instead of it: replacing it would
+    # deactivate the examples' bundle in the metadata DB for the tests that run after these.
+    default = {"name": "dags-folder", "classpath": bundle["classpath"], "kwargs": {}}
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([default, bundle]))
     conn = json.loads(sandbox.conn_json())
     conn["extra"]["ui_url"] = UI_URL
     monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
