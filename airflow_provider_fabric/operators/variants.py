@@ -72,7 +72,6 @@ class FabricUpdateVariantOperator(FabricBaseOperator):
 
         :param context: the task's execution context.
         """
-
         report_id = as_id(self.report_id, "report_id")
         variant_id = as_id(self.report_variant_id, "report_variant_id")
         self.push_report_url(context, report_id)
