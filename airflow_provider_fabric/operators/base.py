@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,26 @@ class FabricBaseOperator(BaseOperator):
     :param kwargs: any other :class:`~airflow.models.BaseOperator` argument.
     """
 
+    #: Template fields that hold PHI (labels, external IDs, accessions, patient fields):
+    #: ``"field"`` for the whole value, ``"field.key"`` for the values under ``key`` in the
+    #: dicts (or list of dicts) it holds. Once rendered, they are registered with Airflow's
+    #: secrets masker, so they show as ``***`` in the UI's rendered-template view and in logs.
+    phi_fields: Sequence[str] = ()
+
     def __init__(self, *, fabric_conn_id: str = "fabric_genomics_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fabric_conn_id = fabric_conn_id
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render templates as usual, then mask the PHI among the rendered values.
+
+        :param context: the task's execution context.
+        :param jinja_env: the Jinja environment, as Airflow passes it.
+        """
+        super().render_template_fields(context, jinja_env)
+        for spec in self.phi_fields:
+            name, _, key = spec.partition(".")
+            mask_phi(getattr(self, name, None), key=key or None)
 
     @cached_property
     def hook(self) -> FabricHook:
@@ -62,3 +80,31 @@ class FabricBaseOperator(BaseOperator):
         if url:
             context["ti"].xcom_push(key=key, value=url)
         return url
+
+
+#: Airflow's masker refuses shorter values (they would mask too much); so do we, quietly.
+_SHORTEST_MASKED = 5
+
+
+def mask_phi(value: Any, *, key: str | None = None) -> None:
+    """Register PHI with Airflow's secrets masker: text values, and those inside lists and dicts.
+
+    Only text is masked (IDs are numbers, and stay readable); values shorter
+    than five characters are left alone, as Airflow's masker would.
+
+    :param value: a rendered template value (text, number, list, dict or ``None``).
+    :param key: in dicts, mask only the value under this key (e.g. a family member's ``label``).
+    """
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    if isinstance(value, Mapping):
+        for item_key, item in value.items():
+            if key is None or item_key == key:
+                mask_phi(item)
+            elif isinstance(item, Mapping | list | tuple):
+                mask_phi(item, key=key)
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            mask_phi(item, key=key)
+    elif isinstance(value, str) and len(value.strip()) >= _SHORTEST_MASKED:
+        mask_secret(value.strip())

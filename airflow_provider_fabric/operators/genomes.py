@@ -105,8 +105,8 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
     **Logs and XCom.** Progress (bytes, percent, MB/s) is logged every
     ``progress_interval`` seconds or every 10 %, and a final line gives size,
     time and throughput. Logs never contain the label, external ID, sample
-    names or the file's name (Airflow does keep rendered template fields, such
-    as the label and external ID, for its "Rendered Template" view). The
+    names or the file's name; once rendered, the label and external ID are
+    masked (``***``) in Airflow's "Rendered Template" view and in any log line. The
     genome ID (an ``int``) is the return value;
     its Fabric Enterprise URL is pushed under ``fabric_genome_url`` when the
     connection has ``ui_url``, for the "Fabric genome" extra link.
@@ -138,6 +138,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         "assembly_version",
         "bam_file",
     )
+    phi_fields: Sequence[str] = ("genome_label", "external_id")
     operator_extra_links = (FabricGenomeLink(),)
 
     def __init__(

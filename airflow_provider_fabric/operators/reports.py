@@ -100,8 +100,9 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
 
     The report's Fabric Enterprise URL is pushed under ``fabric_report_url``
     when the connection has ``ui_url`` (the "Fabric report" extra link).
-    The accession ID is PHI: it is never logged. Note that Airflow keeps
-    rendered template fields (shown in the UI's "Rendered Template" view).
+    The accession ID is PHI: it is never logged, and once rendered it and the
+    family members' labels are masked (``***``) in Airflow's "Rendered
+    Template" view and in any log line.
 
     :param report_type: ``panel``, or a family type: ``Solo``, ``Duo``, ``Trio``, ``Quad``,
         ``Quintet`` (templated).
@@ -133,6 +134,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         "family",
         "hpo_terms",
     )
+    phi_fields: Sequence[str] = ("accession_id", "family.label")
     operator_extra_links = (FabricReportLink(),)
 
     def __init__(
@@ -291,6 +293,7 @@ class FabricUpdateClinicalReportOperator(FabricBaseOperator):
     """
 
     template_fields: Sequence[str] = ("report_id", "proband_genome_id", "proband_sex", "family", "filter_id")
+    phi_fields: Sequence[str] = ("family.label",)
     operator_extra_links = (FabricReportLink(),)
 
     def __init__(
@@ -459,8 +462,10 @@ class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
     values, or two columns headed ``name,value``) on any object storage, or
     both (the dict's values win). Values are PHI: they are never logged, and
     not returned; the log names the fields only. Posting the same fields again
-    sets the same values, so retries are safe. Prefer ``fields_path`` for
-    PHI: Airflow keeps rendered template fields and shows them in its UI.
+    sets the same values, so retries are safe. The values of ``fields`` are
+    masked (``***``) in Airflow's "Rendered Template" view once rendered; a
+    DAG file or run ``conf`` holding them is stored by Airflow as written, so
+    prefer ``fields_path``.
 
     :param report_id: the report (templated).
     :param fields: field name → value, e.g. ``{"Patient DOB": "...", "Indication for Testing": "..."}``
@@ -472,6 +477,7 @@ class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
     """
 
     template_fields: Sequence[str] = ("report_id", "fields", "fields_path")
+    phi_fields: Sequence[str] = ("fields",)
     operator_extra_links = (FabricReportLink(),)
     what = "patient fields"
 

@@ -143,6 +143,24 @@ def test_panel_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrab
     no_partial_files(outputs)
 
     assert_no_phi(captured.out + captured.err, airflow_db, deferrable)
+    # The UI's rendered-template view shows the PHI template fields masked.
+    rendered = rendered_fields(run, "upload_genome")
+    assert rendered["genome_label"] == "***" and rendered["external_id"] == "***"
+    assert rendered_fields(run, "create_panel_report")["accession_id"] == "***"
+
+
+def rendered_fields(run: Any, task_id: str) -> dict[str, Any]:
+    """What Airflow stored for the task's rendered-template view."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(RenderedTaskInstanceFields)
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id)
+            .one()
+        )
+        return dict(row.rendered_fields)
 
 
 # -- trio -----------------------------------------------------------------------------------------

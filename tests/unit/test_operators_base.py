@@ -60,3 +60,47 @@ def test_operator_modules_import_nothing_heavy():
     heavy = {"requests", "airflow_provider_fabric.hooks.fabric", "airflow_provider_fabric.vcf"}
     heavy |= {"airflow_provider_fabric.storage", "airflow_provider_fabric.sandbox"}
     assert not loaded & heavy
+
+
+def test_rendered_phi_is_masked_in_logs_and_the_rendered_template_view(fabric_conn):
+    from airflow.providers.common.compat.sdk import redact
+
+    from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
+    from airflow_provider_fabric.operators.reports import (
+        FabricCreateClinicalReportOperator,
+        FabricPostPatientFieldsOperator,
+    )
+
+    upload = FabricUploadGenomeOperator(
+        task_id="upload",
+        project_id="{{ params.project }}",
+        vcf_path="/data/run-1/sample.vcf.gz",
+        genome_label="{{ params.label }}",
+        genome_sex="female",
+        external_id="MRN-PHI-0042",
+    )
+    report = FabricCreateClinicalReportOperator(
+        task_id="report",
+        report_type="Duo",
+        proband_genome_id="48213",
+        proband_sex="f",
+        accession_id="ACC-PHI-7731",
+        family=[
+            {"genome_id": "{{ params.mother }}", "sex": "f", "relationship": "mother", "label": "Mum-PHI-Doe"}
+        ],
+    )
+    fields = FabricPostPatientFieldsOperator(
+        task_id="fields", report_id=1, fields={"First Name": "Janeth-PHI", "Patient Age": "42"}
+    )
+    context = {"params": {"project": "31337", "label": "Doe-Jane-PHI", "mother": "48214"}}
+    for op in (upload, report, fields):
+        op.render_template_fields(context)
+
+    line = (
+        "label Doe-Jane-PHI ext MRN-PHI-0042 acc ACC-PHI-7731 mother Mum-PHI-Doe name Janeth-PHI "
+        "project 31337 genomes 48213 48214 file /data/run-1/sample.vcf.gz"
+    )
+    assert redact(line) == (
+        "label *** ext *** acc *** mother *** name *** "
+        "project 31337 genomes 48213 48214 file /data/run-1/sample.vcf.gz"
+    )
