@@ -96,11 +96,8 @@ def test_unknown_report_export_is_not_found_and_writes_nothing(sandbox, tmp_path
     )
     with pytest.raises(FabricNotFoundError, match="/reports/987654"):
         op.execute({"ti": FakeTI()})
-    assert (
-        not destination.exists() and not any(destination.parent.glob("*"))
-        if destination.parent.exists()
-        else True
-    )
+    assert not destination.exists()
+    assert not destination.parent.exists() or list(destination.parent.iterdir()) == []
 
 
 def test_server_whose_ca_is_not_trusted_is_refused(sandbox, monkeypatch, vcf, project):
