@@ -8,8 +8,6 @@ to the metadata database before running, so the examples must be the dags folder
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,21 +15,6 @@ import pytest
 from dagsupport import CONN_ENV, DAGS_FOLDER, POKE_ENV
 
 assert os.environ["AIRFLOW__CORE__DAGS_FOLDER"] == str(DAGS_FOLDER)
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> str:
-    """A migrated metadata DB in the test command's private ``AIRFLOW_HOME`` (once per session)."""
-    home = os.environ["AIRFLOW_HOME"]
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return home
 
 
 @pytest.fixture(scope="session")

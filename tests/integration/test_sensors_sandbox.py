@@ -10,9 +10,6 @@ them to a temporary folder and points a bundle of its own at it (through
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -74,20 +71,6 @@ for mode in ("poke", "deferrable"):
         )
     globals()[dag.dag_id] = dag
 """
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> str:
-    """A migrated metadata DB in the session's private ``AIRFLOW_HOME`` (once per session)."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture(scope="session")

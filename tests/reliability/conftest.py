@@ -6,19 +6,12 @@ bundle first), so it is set here at import time, as ``tests/dags`` does.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from relsupport import conn_json
-
-ROOT = Path(__file__).resolve().parents[2]
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags_examples")
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 CONN_ENV = "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT"
 POKE_ENV = "FABRIC_EXAMPLE_POKE_INTERVAL"
@@ -33,20 +26,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.reliability)
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> str:
-    """A migrated metadata DB in the test command's private ``AIRFLOW_HOME`` (once per session)."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture(scope="session")
