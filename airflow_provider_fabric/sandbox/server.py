@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -90,8 +91,8 @@ def _url(host: str, port: int, scheme: str) -> str:
 def _warm_up() -> None:
     """Import the VCF module (and Airflow's exceptions with it) before the first upload needs it."""
     with contextlib.suppress(Exception):
-        import airflow_provider_fabric.api.reports  # noqa: F401
-        import airflow_provider_fabric.vcf  # noqa: F401
+        for module in ("airflow_provider_fabric.api.reports", "airflow_provider_fabric.vcf"):
+            importlib.import_module(module)
 
 
 def serve(settings: Settings) -> int:
