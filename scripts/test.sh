@@ -17,6 +17,8 @@ echo "== mypy"
 .venv/bin/mypy airflow_provider_fabric
 echo "== bandit"
 .venv/bin/bandit -q -c pyproject.toml -r airflow_provider_fabric
+echo "== pip-audit"
+.venv/bin/python scripts/audit.py
 echo "== docs (warnings are errors)"
 .venv/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 echo "== pytest"
