@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import (
     FabricAuthError,
@@ -19,11 +20,6 @@ from airflow_provider_fabric.exceptions import (
     FabricNotFoundError,
     FabricRequestError,
 )
-
-
-class FakeTI:
-    def xcom_push(self, key: str, value: object) -> None:
-        pass
 
 
 def counts(sandbox: Any) -> tuple[int, int, int]:
@@ -50,7 +46,7 @@ def upload(project_id: Any, vcf: Path) -> Any:
         genome_sex="male",
         external_id="LAB-BAD-1",
     )
-    return op.execute({"ti": FakeTI()})
+    return op.execute({"ti": RecordingTI()})
 
 
 @pytest.fixture
@@ -82,7 +78,7 @@ def test_unknown_genome_in_a_report_is_refused(sandbox, project):
         task_id="report", report_type="panel", panel_id=101, proband_genome_id=987654, accession_id="BAD-G-1"
     )
     with pytest.raises(FabricRequestError, match="987654|genome") as info:
-        op.execute({"ti": FakeTI()})
+        op.execute({"ti": RecordingTI()})
     assert info.value.http_status in (400, 404, 422)
     assert counts(sandbox) == before
 
@@ -95,7 +91,7 @@ def test_unknown_report_export_is_not_found_and_writes_nothing(sandbox, tmp_path
         task_id="x", report_id=987654, destination=str(destination), format="vcf"
     )
     with pytest.raises(FabricNotFoundError, match="/reports/987654"):
-        op.execute({"ti": FakeTI()})
+        op.execute({"ti": RecordingTI()})
     assert not destination.exists()
     assert not destination.parent.exists() or list(destination.parent.iterdir()) == []
 

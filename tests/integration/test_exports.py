@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricRequestError
 from airflow_provider_fabric.hooks.fabric import FabricHook
@@ -38,17 +39,9 @@ MEMORY_BOUND_BYTES = 100 << 20
 HEAP_BOUND_BYTES = 32 << 20
 
 
-class FakeTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
-
-
 @pytest.fixture
 def context() -> dict[str, Any]:
-    return {"ti": FakeTI()}
+    return {"ti": RecordingTI()}
 
 
 @pytest.fixture

@@ -17,16 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tisupport import RecordingTI
 
 BUCKET = "lab-genomes"
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +85,12 @@ def test_upload_reads_the_vcf_from_s3(sandbox: Any, s3: Any, tmp_path: Path) -> 
         genome_sex="male",
         external_id="LAB-S3-1",
     )
-    genome_id = op.execute({"ti": FakeTI()})
+    genome_id = op.execute({"ti": RecordingTI()})
     (genome,) = [g for g in sandbox.state()["genomes"] if g["id"] == genome_id]
     assert genome["checksum"] == hashlib.md5(local.read_bytes()).hexdigest()  # noqa: S324 - Fabric's checksum
     assert genome["format"] == "vcf.gz" and genome["size"] == local.stat().st_size
     # A retry finds the genome the first try made, from the same s3:// file.
-    assert op.execute({"ti": FakeTI()}) == genome_id
+    assert op.execute({"ti": RecordingTI()}) == genome_id
 
 
 def test_exports_land_whole_in_s3(sandbox: Any, s3: Any, tmp_path: Path, wait: Callable[..., Any]) -> None:
@@ -122,13 +115,13 @@ def test_exports_land_whole_in_s3(sandbox: Any, s3: Any, tmp_path: Path, wait: C
     destination = f"s3://{BUCKET}/exports/{report['id']}/variants.vcf"
     result = FabricExportVariantsOperator(
         task_id="export", report_id=report["id"], destination=destination, format="vcf"
-    ).execute({"ti": FakeTI()})
+    ).execute({"ti": RecordingTI()})
     FabricExportReportPdfOperator(
         task_id="pdf",
         report_id=report["id"],
         destination=f"s3://{BUCKET}/exports/{report['id']}/preview.pdf",
         preview=True,
-    ).execute({"ti": FakeTI()})
+    ).execute({"ti": RecordingTI()})
 
     with hook.get_variants(report["id"], format="VCF") as answer:
         expected = answer.content

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricServerError
 from airflow_provider_fabric.hooks.fabric import FabricHook
@@ -27,20 +28,6 @@ PANEL_ID = 101  # a catalogue panel of the sandbox (assay type 1: total_reads, m
 _serial = itertools.count(1)
 
 
-class XComTI:
-    """Records pushes and answers pulls from earlier tasks' return values, like a task instance."""
-
-    def __init__(self, returns: dict[str, Any] | None = None) -> None:
-        self.pushed: dict[str, object] = {}
-        self.returns = returns if returns is not None else {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.returns[task_ids]
-
-
 @pytest.fixture
 def hook(sandbox: Any) -> FabricHook:
     return FabricHook()
@@ -49,7 +36,7 @@ def hook(sandbox: Any) -> FabricHook:
 @pytest.fixture
 def project_id(sandbox: Any) -> int:
     op = FabricCreateProjectOperator(task_id="project", project_name=f"ops-it-{next(_serial)}")
-    return op.execute({"ti": XComTI()})
+    return op.execute({"ti": RecordingTI()})
 
 
 def upload(
@@ -68,8 +55,8 @@ def upload(
 
 def test_create_project_twice_gives_one_project(sandbox: Any):
     name = f"ops-it-reuse-{next(_serial)}"
-    first = FabricCreateProjectOperator(task_id="p", project_name=name).execute({"ti": XComTI()})
-    second = FabricCreateProjectOperator(task_id="p", project_name=name).execute({"ti": XComTI()})
+    first = FabricCreateProjectOperator(task_id="p", project_name=name).execute({"ti": RecordingTI()})
+    second = FabricCreateProjectOperator(task_id="p", project_name=name).execute({"ti": RecordingTI()})
     assert first == second
     assert [p["id"] for p in sandbox.state()["projects"] if p["name"] == name] == [first]
 
@@ -78,7 +65,7 @@ def test_upload_then_panel_report_patient_fields_and_qc(
     sandbox: Any, hook: FabricHook, project_id: int, tmp_path: Path, wait: Callable[..., Any]
 ):
     vcf = write_vcf(tmp_path / "proband.vcf.gz", 200, compression="gz", sample="IT_PROBAND")
-    ti = XComTI()
+    ti = RecordingTI()
     genome_id = upload("upload", project_id, str(vcf), "ext-panel-1").execute({"ti": ti})
     genome = hook.get_genome(genome_id)
     assert genome["project_id"] == project_id
@@ -93,7 +80,7 @@ def test_upload_then_panel_report_patient_fields_and_qc(
         panel_id=PANEL_ID,
         accession_id="ACC-IT-panel-1",
     )
-    context = {"ti": XComTI(returns)}
+    context = {"ti": RecordingTI(returns)}
     report_op.render_template_fields(context)
     report_id = report_op.execute(context)
     report = hook.get_report(report_id)
@@ -103,7 +90,7 @@ def test_upload_then_panel_report_patient_fields_and_qc(
     fields.write_text('{"First Name": "Test", "Last Name": "Patient"}', encoding="utf-8")
     FabricPostPatientFieldsOperator(
         task_id="pf", report_id=report_id, fields_path=f"file://{fields}", fields={"Patient Sex": "F"}
-    ).execute({"ti": XComTI()})
+    ).execute({"ti": RecordingTI()})
     assert hook.get_patient_fields(report_id) == {
         "First Name": "Test",
         "Last Name": "Patient",
@@ -112,14 +99,14 @@ def test_upload_then_panel_report_patient_fields_and_qc(
 
     FabricPostQcDataOperator(
         task_id="qc", report_id=report_id, qc_data={"total_reads": 1200000, "mean_coverage": 112.4}
-    ).execute({"ti": XComTI()})
+    ).execute({"ti": RecordingTI()})
     entries = hook.get_qc_data(report_id)["objects"]
     assert entries[-1]["data"] == {"total_reads": 1200000, "mean_coverage": 112.4}
 
     # The same create task, retried, finds the report by its exact accession.
     again = FabricCreateClinicalReportOperator(
         task_id="report", proband_genome_id=genome_id, panel_id=PANEL_ID, accession_id="ACC-IT-panel-1"
-    ).execute({"ti": XComTI()})
+    ).execute({"ti": RecordingTI()})
     assert again == report_id
     assert len([r for r in sandbox.state()["reports"] if r["accession_id"] == "ACC-IT-panel-1"]) == 1
 
@@ -130,12 +117,14 @@ def test_trio_from_uploads_by_path_and_file_url(
     proband, mother, father = write_family(tmp_path / "fam", "ITFAM", ("proband", "mother", "father"), 150)
     returns = {
         "up_proband": upload("up_proband", project_id, proband, "ITFAM-p", genome_sex="male").execute(
-            {"ti": XComTI()}
+            {"ti": RecordingTI()}
         ),
-        "up_mother": upload("up_mother", project_id, f"file://{mother}", "ITFAM-m").execute({"ti": XComTI()}),
+        "up_mother": upload("up_mother", project_id, f"file://{mother}", "ITFAM-m").execute(
+            {"ti": RecordingTI()}
+        ),
         "up_father": upload(
             "up_father", project_id, f"file://{father}", "ITFAM-f", genome_sex="male"
-        ).execute({"ti": XComTI()}),
+        ).execute({"ti": RecordingTI()}),
     }
     op = FabricCreateClinicalReportOperator(
         task_id="trio",
@@ -159,7 +148,7 @@ def test_trio_from_uploads_by_path_and_file_url(
         hpo_terms=["HP:0001250"],
         accession_id="ACC-IT-trio-1",
     )
-    ti = XComTI(returns)
+    ti = RecordingTI(returns)
     op.render_template_fields({"ti": ti})
     report_id = op.execute({"ti": ti})
     report = hook.get_report(report_id)
@@ -181,16 +170,16 @@ def test_family_report_created_empty_then_genomes_attached(
         project_id=project_id,
         proband_sex="f",
         family=[{"sex": "f", "relationship": "mother"}],
-    ).execute({"ti": XComTI()})
-    proband_id = upload("p", project_id, proband, None).execute({"ti": XComTI()})
-    mother_id = upload("m", project_id, mother, None).execute({"ti": XComTI()})
+    ).execute({"ti": RecordingTI()})
+    proband_id = upload("p", project_id, proband, None).execute({"ti": RecordingTI()})
+    mother_id = upload("m", project_id, mother, None).execute({"ti": RecordingTI()})
     FabricUpdateClinicalReportOperator(
         task_id="attach",
         report_id=report_id,
         proband_genome_id=proband_id,
         proband_sex="f",
         family=[{"genome_id": mother_id, "sex": "f", "relationship": "mother"}],
-    ).execute({"ti": XComTI()})
+    ).execute({"ti": RecordingTI()})
     report = hook.get_report(report_id)
     assert report["proband_genome_id"] == proband_id
     assert report["family"]["family_1"]["genome_id"] == mother_id
@@ -204,13 +193,13 @@ def test_upload_retried_after_a_lost_answer_leaves_exactly_one_genome(
     sandbox.set_faults(methods=["PUT"], paths=["/genomes$"], script=[{"kind": "drop", "phase": "after"}])
     try:
         with pytest.raises(FabricServerError):
-            upload("upload", project_id, vcf, "ext-retry-1").execute({"ti": XComTI()})
+            upload("upload", project_id, vcf, "ext-retry-1").execute({"ti": RecordingTI()})
     finally:
         sandbox.clear_faults()
     stored = [g for g in hook.list_genomes(project_id) if g["external_id"] == "ext-retry-1"]
     assert len(stored) == 1  # the lost answer did create the genome
 
-    ti = XComTI()
+    ti = RecordingTI()
     genome_id = upload("upload", project_id, vcf, "ext-retry-1").execute({"ti": ti})  # Airflow's retry
     assert genome_id == stored[0]["id"]
     assert [g["id"] for g in hook.list_genomes(project_id) if g["external_id"] == "ext-retry-1"] == [
@@ -224,5 +213,5 @@ def test_bad_file_is_refused_and_nothing_reaches_the_server(sandbox: Any, projec
     vcf = write_vcf(tmp_path / "b38.vcf.gz", 100, compression="gz", build="GRCh38")
     sandbox.requests_seen(clear=True)
     with pytest.raises(VcfValidationError, match="GRCh38"):
-        upload("upload", project_id, vcf, "ext-b38").execute({"ti": XComTI()})
+        upload("upload", project_id, vcf, "ext-b38").execute({"ti": RecordingTI()})
     assert sandbox.requests_seen() == []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import (
     FabricConfigurationError,
@@ -25,14 +26,6 @@ from airflow_provider_fabric.vcf import VcfValidationError
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "bad_inputs"
 FILE_CASES = json.loads((CORPUS / "cases.json").read_text())["files"]
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
 
 
 def test_corpus_is_complete():

@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.links import GENOME_URL_KEY, REPORT_URL_KEY
 from airflow_provider_fabric.operators.base import FabricBaseOperator
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
 
 
 def test_pushes_report_and_genome_urls_from_connection_ui_url(fabric_conn):

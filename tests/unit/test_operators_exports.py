@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricApiError, FabricRequestError, FabricServerError
 from airflow_provider_fabric.operators.exports import (
@@ -31,19 +32,9 @@ VCF_BODY = (
 )
 
 
-class FakeTI:
-    """Records XCom pushes, as a task instance would store them."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
-
-
 @pytest.fixture
 def context():
-    return {"ti": FakeTI()}
+    return {"ti": RecordingTI()}
 
 
 def variant(n: int) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricInputError
 from airflow_provider_fabric.links import GENOME_URL_KEY
@@ -20,14 +21,6 @@ BASE = "https://fabric.test"
 LABEL = "PHI-LABEL-Doe-Jane"
 EXTERNAL = "PHI-EXT-MRN-4711"
 SAMPLE = "PHI-SAMPLE-JDOE"
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
 
 
 @pytest.fixture

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricInputError
 from airflow_provider_fabric.operators.projects import FabricCreateProjectOperator
 
 BASE = "https://fabric.test"
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
 
 
 def test_creates_a_project_with_its_form_fields_and_returns_its_id(fabric_conn, requests_mock):

@@ -7,6 +7,7 @@ import logging
 
 import pendulum
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricInputError
 from airflow_provider_fabric.links import REPORT_URL_KEY
@@ -20,18 +21,6 @@ from airflow_provider_fabric.operators.reports import (
 
 BASE = "https://fabric.test"
 ACCESSION = "PHI-ACC-2026-0042"
-
-
-class RecordingTI:
-    def __init__(self, xcoms: dict[str, object] | None = None) -> None:
-        self.pushed: dict[str, object] = {}
-        self.xcoms = xcoms or {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> object:
-        return self.xcoms[task_ids]
 
 
 def trio_family(mother="11", father="12"):

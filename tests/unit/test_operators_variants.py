@@ -6,6 +6,7 @@ import gzip
 import json
 
 import pytest
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricInputError
 from airflow_provider_fabric.operators.variants import (
@@ -24,17 +25,9 @@ VALIDATED = (
 )
 
 
-class FakeTI:
-    def __init__(self) -> None:
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
-
-
 @pytest.fixture
 def context():
-    return {"ti": FakeTI()}
+    return {"ti": RecordingTI()}
 
 
 def test_update_variant_sends_a_json_patch(hook, requests_mock, context):

@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
     TaskDeferred,
 )
+from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import (
     FabricAuthError,
@@ -36,17 +37,6 @@ from airflow_provider_fabric.triggers.fabric import (
 
 BASE = "https://fabric.test"
 SENTINEL = "PHI-SENTINEL-Doe-Jane"
-
-
-class RecordingTI:
-    """Just enough of a task instance: a start time and XCom pushes we can read back."""
-
-    def __init__(self, start_date: datetime | None = None) -> None:
-        self.start_date = start_date or datetime.now(UTC)
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def context(ti: RecordingTI | None = None) -> dict[str, Any]:
@@ -156,7 +146,7 @@ def test_poke_mode_honours_execution_timeout_as_the_deadline(fabric_conn, reques
     sensor = FabricClinicalReportStatusSensor(
         task_id="wait", report_id=5, deferrable=False, execution_timeout=timedelta(minutes=5)
     )
-    started_long_ago = RecordingTI(datetime.now(UTC) - timedelta(minutes=6))
+    started_long_ago = RecordingTI(start_date=datetime.now(UTC) - timedelta(minutes=6))
     with pytest.raises(FabricTimeoutError):
         sensor.execute(context(started_long_ago))
 
@@ -227,7 +217,7 @@ def test_deadline_is_the_sooner_of_timeout_and_execution_timeout(fabric_conn, re
         timeout=7 * 24 * 3600,
         execution_timeout=timedelta(hours=2),
     )
-    ti = RecordingTI(datetime.now(UTC) - timedelta(minutes=30))
+    ti = RecordingTI(start_date=datetime.now(UTC) - timedelta(minutes=30))
     with pytest.raises(TaskDeferred) as info:
         sensor.execute(context(ti))
     trigger = info.value.trigger
