@@ -3,7 +3,12 @@
 ``seconds`` is timed inside the process around the upload only (interpreter start
 and imports excluded), like curl's ``%{time_total}``.
 
-    python _upload_client.py MODE PROJECT_ID FILE     # MODE: hook | operator | requests
+    python _upload_client.py MODE PROJECT_ID FILE
+
+MODE: ``requests`` | ``hook`` | ``operator`` (defaults: MD5 from a ``.md5`` file beside FILE
+if there is one, else a checksum pass) | ``operator-nochecksum`` | ``operator-compress``
+(``compress=True``). A ``+zlib`` suffix (``operator+zlib``...) runs the operator on the
+standard library's zlib instead of ISA-L, to measure what ISA-L earns.
 """
 
 from __future__ import annotations
@@ -45,8 +50,16 @@ def main() -> None:
         answer = hook.upload_genome(project, path, genome_label="bench", genome_sex="female")
         seconds = time.perf_counter() - started
         genome_id = answer["genome_id"]
-    elif mode in ("operator", "operator-nochecksum"):
+    elif mode.split("+")[0] in ("operator", "operator-nochecksum", "operator-compress"):
         from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
+
+        if mode.endswith("+zlib"):
+            import zlib
+
+            from airflow_provider_fabric import deflate
+
+            deflate.codec = zlib
+        mode = mode.split("+")[0]
 
         operator = FabricUploadGenomeOperator(
             task_id="upload",
@@ -55,7 +68,8 @@ def main() -> None:
             genome_label="bench",
             genome_sex="female",
             external_id=f"bench-{time.time_ns()}",
-            checksum=mode == "operator",
+            checksum=mode != "operator-nochecksum",
+            compress=mode == "operator-compress",
         )
         operator.hook.settings  # noqa: B018 - resolve the connection before the clock starts
         started = time.perf_counter()
