@@ -235,6 +235,7 @@ class UploadBody:
         self._offset = 0
         self._fetched = 0
         self._finished = False
+        self._error: Exception | None = None
         self.sent = 0  #: bytes handed out so far
 
     def __len__(self) -> int:
@@ -254,8 +255,14 @@ class UploadBody:
         """
         if self._stop.is_set():  # never b"": a chunked sender would then close the body as complete
             raise ValueError("read from a closed upload body")
+        if self._error is not None:  # nor after a failed check, however often it is asked
+            raise self._error
         if self._offset >= len(self._current):
-            self._current, self._offset = self._take(), 0
+            try:
+                self._current, self._offset = self._take(), 0
+            except Exception as err:
+                self._error = err
+                raise
             if not self._current:
                 return b""
         end = len(self._current)
@@ -295,11 +302,9 @@ class UploadBody:
         if item is _END:
             return item
         if isinstance(item, Exception):
-            self._finished = True
             raise item
         self._fetched += len(item)
         if self._size is not None and self._fetched > self._size:
-            self._finished = True
             raise FabricInputError(
                 f"the file grew while it was being uploaded (past {self._size} bytes); the upload was "
                 "aborted before its last byte, so no genome was created"

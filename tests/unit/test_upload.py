@@ -76,6 +76,20 @@ def test_an_md5_mismatch_holds_back_the_last_chunk(big_gz):
     assert len(sent) < len(big_gz)
 
 
+def test_a_failed_check_fails_every_later_read_too(big_gz):
+    cut = big_gz[: len(big_gz) - 1000]
+    body = UploadBody(io.BytesIO(cut), size=len(cut), archive_format="vcf.gz")
+    try:
+        with pytest.raises(VcfValidationError):
+            while body.read(1 << 16):
+                pass
+        for _ in range(3):  # a caller that swallows the error still never sees the end of the body
+            with pytest.raises(VcfValidationError):
+                body.read(1 << 16)
+    finally:
+        body.close()
+
+
 @pytest.mark.parametrize("size_delta", [-1, 1])
 def test_a_file_that_changes_size_aborts(big_gz, size_delta):
     sent, error = drain(UploadBody(io.BytesIO(big_gz), size=len(big_gz) + size_delta))
