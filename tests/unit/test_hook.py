@@ -292,6 +292,9 @@ def test_upload_reports_progress_and_returns_genome_id(hook, requests_mock, tmp_
         ({"assembly_version": "GRCh38"}, "hg19"),
         ({"genome_label": ""}, "genome_label"),
         ({"format": "bam"}, "format"),
+        ({"format": "vcf.gz", "compress": True}, "compress=True needs a plain VCF"),
+        ({"checksum": "abc"}, "checksum must be an MD5"),
+        ({"file_md5": "x" * 32}, "file_md5 must be an MD5"),
     ],
 )
 def test_bad_upload_arguments_send_nothing(hook, requests_mock, tmp_path, kwargs, message):
