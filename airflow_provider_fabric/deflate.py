@@ -1,33 +1,41 @@
 """The DEFLATE codec of uploads: deterministic BGZF compression, and the inflater of the stream check.
 
-Both run on ISA-L (the ``isal`` package, a drop-in for :mod:`zlib`): it
-inflates about twice and compresses about three times as fast as the
-standard library's zlib, which is what lets the checks of an upload keep up
-with a gigabit link (``benchmarks/RESULTS.md``, section 7).
-
 :func:`bgzf_chunks` compresses a plain VCF into BGZF, the blocked gzip that
 ``bgzip`` writes and every VCF tool reads: 65,280 input bytes per block,
-each an independent gzip member, then the 28-byte end-of-file block. The
-output depends only on the input bytes, the level and the ISA-L version --
-not on how the input was split into reads -- so an upload retried later
-computes the same checksum and finds the first try's genome.
+each an independent gzip member, then the 28-byte end-of-file block. Blocks
+are cut at fixed offsets, so the output depends only on the input bytes, the
+level and the zlib version -- not on how the input was split into reads, nor
+on the threads that compress it -- and an upload retried later computes the
+same checksum and finds the first try's genome.
+
+Compression runs on the standard library's zlib, whose output is
+reproducible. ISA-L (the ``isal`` package) compresses three times as fast but
+not reproducibly: the same input gave different bytes in different
+processes (``benchmarks/RESULTS.md``, section 7; intel/isa-l issue 140).
+Inflating has no such concern -- there is one right output -- so the stream
+check inflates with ISA-L, about twice as fast as zlib, which is what lets it
+keep up with a gigabit link.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from isal import isal_zlib
 
 __all__ = ["BGZF_EOF", "BLOCK_INPUT", "INFLATE_ERRORS", "LEVEL", "bgzf_chunks", "gzip_inflater"]
 
-#: The codec: ``isal_zlib`` (benchmarks swap in :mod:`zlib` to measure what it earns).
+#: The inflater's codec: ``isal_zlib`` (benchmarks swap in :mod:`zlib` to measure what it earns).
 codec: Any = isal_zlib
-#: Compression level (ISA-L's levels are 0-3; 1 is as fast as level 2 and deterministic like any).
+#: zlib compression level: 1, the fastest, shrinks VCF text about 3.7 times.
 LEVEL = 1
+#: Threads compressing BGZF blocks side by side (zlib releases the GIL).
+WORKERS = 2
 #: Uncompressed bytes per BGZF block, as ``bgzip`` uses (a block must stay under 64 KiB compressed).
 BLOCK_INPUT = 0xFF00
 #: The BGZF end-of-file marker: an empty block (SAM/BAM specification, section 4.1.2).
@@ -48,28 +56,47 @@ def gzip_inflater() -> Any:
 
 
 def _block(data: memoryview) -> bytes:
-    deflated = codec.compress(data, LEVEL, -15)
+    deflated = zlib.compress(data, LEVEL, -15)
     if len(deflated) + _OVERHEAD > _MAX_BLOCK:  # incompressible: stored, like bgzip
         deflated = zlib.compress(data, 0, -15)
     size = len(deflated) + _OVERHEAD
     header = _HEADER.pack(0x1F, 0x8B, 8, 4, 0, 0, 0xFF, 6, 0x42, 0x43, 2, size - 1)
-    return header + deflated + _TRAILER.pack(codec.crc32(data) & 0xFFFFFFFF, len(data))
+    return header + deflated + _TRAILER.pack(zlib.crc32(data), len(data))
+
+
+def _blocks(data: bytes) -> bytes:
+    view = memoryview(data)
+    return b"".join(_block(view[i : i + BLOCK_INPUT]) for i in range(0, len(view), BLOCK_INPUT))
+
+
+def _whole_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Regroup chunks of any size into runs of whole blocks (the last run may end short)."""
+    pending = b""
+    for chunk in chunks:
+        data = pending + chunk if pending else chunk
+        whole = len(data) - len(data) % BLOCK_INPUT
+        if whole:
+            yield data[:whole]
+        pending = data[whole:]
+    if pending:
+        yield pending
 
 
 def bgzf_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Compress a byte stream into BGZF, one output chunk per input chunk (bounded memory).
+    """Compress a byte stream into BGZF, one output chunk per run of input (bounded memory).
 
-    Blocks are cut at fixed offsets of the whole stream, so the output is the
-    same however the input is chunked. The end-of-file block comes last.
+    Runs of blocks are compressed by :data:`WORKERS` threads, at most one run
+    ahead each, and come out in order. The end-of-file block comes last.
 
     :param chunks: the plain bytes, in order, in chunks of any size.
     :return: the BGZF bytes, in chunks.
     """
-    pending = b""
-    for chunk in chunks:
-        data = memoryview(pending + chunk if pending else chunk)
-        whole = len(data) - len(data) % BLOCK_INPUT
-        if whole:
-            yield b"".join(_block(data[i : i + BLOCK_INPUT]) for i in range(0, whole, BLOCK_INPUT))
-        pending = bytes(data[whole:])
-    yield (_block(memoryview(pending)) if pending else b"") + BGZF_EOF
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="fabric-bgzf") as pool:
+        ahead: deque[Future[bytes]] = deque()
+        for run in _whole_blocks(chunks):
+            ahead.append(pool.submit(_blocks, run))
+            if len(ahead) > WORKERS:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+    yield BGZF_EOF

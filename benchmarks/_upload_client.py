@@ -7,8 +7,8 @@ and imports excluded), like curl's ``%{time_total}``.
 
 MODE: ``requests`` | ``hook`` | ``operator`` (defaults: MD5 from a ``.md5`` file beside FILE
 if there is one, else a checksum pass) | ``operator-nochecksum`` | ``operator-compress``
-(``compress=True``). A ``+zlib`` suffix (``operator+zlib``...) runs the operator on the
-standard library's zlib instead of ISA-L, to measure what ISA-L earns.
+(``compress=True``). A ``+zlib`` suffix (``operator+zlib``...) makes the archive check
+inflate with the standard library's zlib instead of ISA-L, to measure what ISA-L earns.
 """
 
 from __future__ import annotations

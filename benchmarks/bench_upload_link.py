@@ -18,8 +18,8 @@ Settings (goals from issue #18):
   with the plain upload (``operator``) beside it, for the docs' advice on when to compress.
 
 Clients: ``operator`` (as a DAG runs it: inspect, MD5, earlier-try lookup, upload),
-``operator-compress``; ``+zlib`` runs the same on the standard library's zlib instead of
-ISA-L (what the ``isal`` dependency earns). Times are taken inside each process around
+``operator-compress``; ``+zlib`` inflates (the archive check) with the standard library's
+zlib instead of ISA-L (what the ``isal`` dependency earns; compression is zlib's in both). Times are taken inside each process around
 the transfer (curl: ``%{time_total}``; operator: ``execute``). Client peak RSS comes from
 GNU time; every setting first runs once on a ``--small`` file, and the RSS growth column is
 the big file's peak minus that one's. Files are read from the page cache.

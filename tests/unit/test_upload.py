@@ -136,6 +136,32 @@ def test_bgzf_blocks_carry_their_size_as_bgzip_writes_them(tmp_path):
     assert offset == len(data) and blocks == -(-len(plain) // BLOCK_INPUT) + 1  # + the EOF block
 
 
+def test_bgzf_is_the_same_in_another_process(tmp_path):
+    """A retry runs in a new process, maybe on another worker: it must produce the same bytes.
+
+    (ISA-L's compressor, tried first, gave different bytes in different processes.)
+    """
+    import subprocess
+    import sys
+
+    plain = write_vcf(tmp_path / "a.vcf", target_bytes=40_000_000)
+    code = (
+        "import hashlib, sys\n"
+        "from airflow_provider_fabric.deflate import bgzf_chunks\n"
+        "h = hashlib.md5()\n"
+        "with open(sys.argv[1], 'rb') as f:\n"
+        "    for c in bgzf_chunks(iter(lambda: f.read(1 << 20), b'')): h.update(c)\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = {
+        subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", code, str(plain)], capture_output=True, text=True, check=True, timeout=300
+        ).stdout.strip()
+        for _ in range(3)
+    }
+    assert digests == {upload_checksum(plain, compress=True).md5}
+
+
 def test_incompressible_input_still_fits_a_block():
     noise = hashlib.shake_256(b"seed").digest(3 * BLOCK_INPUT)
     data = b"".join(bgzf_chunks([noise]))
