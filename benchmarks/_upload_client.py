@@ -1,4 +1,4 @@
-"""One upload in a fresh process (run by ``bench_upload.py``); prints ``{"seconds": ..., "genome_id": ...}``.
+"""One upload in a fresh process (run by ``bench_upload*.py``); prints ``{"seconds": ..., "genome_id": ...}``.
 
 ``seconds`` is timed inside the process around the upload only (interpreter start
 and imports excluded), like curl's ``%{time_total}``.
@@ -28,7 +28,7 @@ def main() -> None:
 
         url = f"{conn['host'].rstrip('/')}/projects/{project}/genomes"
         params = {"genome_label": "bench", "genome_sex": "female", "assembly_version": "hg19"}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with open(path, "rb") as body:
             response = requests.put(
                 url,
@@ -46,7 +46,7 @@ def main() -> None:
 
         hook = FabricHook()
         hook.settings  # noqa: B018 - resolve the connection before the clock starts
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         answer = hook.upload_genome(project, path, genome_label="bench", genome_sex="female")
         seconds = time.perf_counter() - started
         genome_id = answer["genome_id"]
@@ -72,12 +72,14 @@ def main() -> None:
             compress=mode == "operator-compress",
         )
         operator.hook.settings  # noqa: B018 - resolve the connection before the clock starts
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         genome_id = operator.execute({})  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
     else:
         raise SystemExit(f"unknown mode {mode}")
-    print(json.dumps({"seconds": seconds, "genome_id": genome_id}))
+    # CPU seconds of every thread of this process over the same span: what the client needs
+    # whatever else the machine runs.
+    print(json.dumps({"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "genome_id": genome_id}))
 
 
 if __name__ == "__main__":

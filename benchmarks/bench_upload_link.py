@@ -19,8 +19,10 @@ Settings (goals from issue #18):
 
 Clients: ``operator`` (as a DAG runs it: inspect, MD5, earlier-try lookup, upload),
 ``operator-compress``; ``+zlib`` inflates (the archive check) with the standard library's
-zlib instead of ISA-L (what the ``isal`` dependency earns; compression is zlib's in both). Times are taken inside each process around
-the transfer (curl: ``%{time_total}``; operator: ``execute``). Client peak RSS comes from
+zlib instead of ISA-L (what the ``isal`` dependency earns; compression is zlib's in both).
+Times are taken inside each process around the transfer (curl: ``%{time_total}``;
+operator: ``execute``), and so is the operator's CPU time (all its threads): what it
+needs whatever else the shared machine runs. Client peak RSS comes from
 GNU time; every setting first runs once on a ``--small`` file, and the RSS growth column is
 the big file's peak minus that one's. Files are read from the page cache.
 
@@ -34,12 +36,13 @@ import argparse
 import hashlib
 import os
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import _common
-from bench_upload import Sink, run_curl, run_python
+from bench_upload import Sink, run_curl
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def run_setting(box: Any, setting: Setting, path: Path, repeat: int) -> dict[str
     sink = Sink(box, rate=setting.mbit * 1e6 / 8)
     clients = ["curl", *setting.clients]
     seconds: dict[str, list[float]] = {c: [] for c in clients}
+    cpu: dict[str, list[float]] = {c: [] for c in clients}
     peaks: dict[str, list[int]] = {c: [] for c in clients}
     loads = [load()]
     try:
@@ -108,7 +112,8 @@ def run_setting(box: Any, setting: Setting, path: Path, repeat: int) -> dict[str
                 if client == "curl":
                     took, peak, _ = run_curl(sink, 0, path)
                 else:
-                    took, peak, _ = run_python(sink, client, 0, path)
+                    took, peak, cpu_seconds = run_client(sink, client, path)
+                    cpu[client].append(cpu_seconds)
                 seconds[client].append(took)
                 peaks[client].append(peak)
                 print(
@@ -120,7 +125,14 @@ def run_setting(box: Any, setting: Setting, path: Path, repeat: int) -> dict[str
     finally:
         sink.stop()
     ratios = {c: [b / t for b, t in zip(seconds["curl"], seconds[c], strict=True)] for c in clients}
-    return {"seconds": seconds, "peaks": peaks, "ratios": ratios, "loads": loads}
+    return {"seconds": seconds, "cpu": cpu, "peaks": peaks, "ratios": ratios, "loads": loads}
+
+
+def run_client(sink: Sink, mode: str, path: Path) -> tuple[float, int, float]:
+    """One operator upload in a fresh process: wall seconds, peak RSS (kB), CPU seconds."""
+    cmd = [sys.executable, str(_common.HERE / "_upload_client.py"), mode, "0", str(path)]
+    result = _common.run_child(cmd, env=_common.child_env(sink))
+    return float(result.data["seconds"]), result.peak_rss_kb, float(result.data["cpu_seconds"])
 
 
 def main() -> None:
@@ -156,6 +168,7 @@ def main() -> None:
                         f"{path.stat().st_size / 1e6:.0f}",
                         client,
                         f"{statistics.median(result['seconds'][client]):.2f}",
+                        f"{statistics.median(result['cpu'][client]):.2f}" if result["cpu"][client] else "",
                         f"{median:.3f} ({min(ratios):.3f}-{max(ratios):.3f})",
                         "" if client == "curl" or setting.goal is None else f">= {setting.goal}",
                         ""
@@ -175,6 +188,7 @@ def main() -> None:
                 "file MB",
                 "client",
                 "seconds (median)",
+                "client CPU s (median)",
                 "curl time / client time: median (min-max)",
                 "goal",
                 "met",
