@@ -66,7 +66,7 @@ SETTINGS = (
         100,
         "plain",
         False,
-        ("operator-compress", "operator-compress+zlib"),
+        ("operator-compress",),
         2.5,
     ),
     Setting(
