@@ -117,8 +117,8 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
       made, and a retry after a lost answer uploads again and can leave a
       duplicate genome in the project;
     * with ``compress=True`` the MD5 is that of the compressed bytes, which
-      depend on the zlib version Python uses: a retry on a worker with another
-      zlib does not find the first try's genome;
+      depend on the version of the ``zlib-ng`` package: a retry on a worker with
+      another version does not find the first try's genome;
     * the same file uploaded on purpose twice with the same external ID (in
       another DAG run, say) is also reused: the genome is the same data;
     * a genome whose annotation ``FAILED`` is not reused, so a retry uploads
