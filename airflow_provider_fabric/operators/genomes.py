@@ -97,8 +97,9 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
 
     **Compression on the way.** With ``compress=True`` a plain VCF is compressed
     into BGZF (what ``bgzip`` writes) as it is sent and uploaded as ``vcf.gz``:
-    VCF text shrinks about fourfold, so a link slower than roughly 1 Gbit/s
-    uploads several times faster. The compression is deterministic, so the MD5
+    VCF text shrinks about fourfold, so a link of up to a few hundred Mbit/s
+    uploads about three times faster (not a gigabit one: there the
+    compression, not the link, sets the pace). The compression is deterministic, so the MD5
     sent is that of the compressed bytes and a retry finds the first try's
     genome; computing it takes one compression pass before sending
     (``checksum=True``). A declared MD5 of the plain file (``md5``, sidecar)
