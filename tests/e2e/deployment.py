@@ -376,7 +376,7 @@ class Deployment:
         # The sandbox helper starts its process from this one's environment: mark it as ours too.
         os.environ[RUN_MARKER] = str(self.run_dir)
         self.sandbox = SandboxProcess(
-            self.run_dir / "sandbox", annotation_seconds=1.0, report_seconds=1.0, record_requests=True
+            self.run_dir / "sandbox", looks=2, record_requests=True
         ).start()
 
     def connection(self) -> dict[str, Any]:
