@@ -193,7 +193,9 @@ with DAG(
         """
         assert params is not None
         rows = _manifest_rows(params["manifest_path"])
-        ids = [int(genome_id) for genome_id in genome_ids]
+        # genome_ids[:] reads the mapped uploads' results in one request (iterating them would read
+        # one past the end, which Airflow logs as an "XCom not found" error).
+        ids = [int(genome_id) for genome_id in genome_ids[:]]
         if len(ids) != len(rows):
             raise ValueError(f"{len(rows)} manifest rows but {len(ids)} uploaded genomes")
         proband, *relatives = zip(rows, ids, strict=True)
