@@ -1,4 +1,4 @@
-.PHONY: demo test
+.PHONY: demo test e2e
 
 # The main job: the example clinical DAGs end to end against a local fabric-sandbox.
 demo:
@@ -7,3 +7,7 @@ demo:
 # Lint, type checks and the whole test suite, in an environment built from nothing.
 test:
 	bash scripts/test.sh
+
+# The provider on a distributed Airflow (CeleryExecutor, PostgreSQL, Redis, S3), and its UI in chromium.
+e2e:
+	bash scripts/e2e.sh

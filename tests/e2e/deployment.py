@@ -187,7 +187,7 @@ class Service:
         return self
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, wait up to ``timeout``, then SIGKILL whatever of its tree is left; return the exit code."""
+        """SIGTERM, wait up to ``timeout``, then SIGKILL what is left of its tree; return the exit code."""
         if self.process is None:
             return None
         tree = process_tree(self.process.pid)
@@ -276,15 +276,20 @@ class Deployment:
         if self.sandbox is not None:
             with contextlib.suppress(Exception):
                 self.sandbox.stop()
-            with contextlib.suppress(Exception):
-                shutil.copytree(self.sandbox.data_dir, self.output / "sandbox", dirs_exist_ok=True)
+            for log in self.sandbox.data_dir.glob("*.log"):
+                shutil.copy(log, self.logs / f"sandbox-{log.name}")
         sweep(self.run_dir)
+        task_logs = self.run_dir / "airflow-home" / "logs"
+        if task_logs.is_dir():
+            shutil.copytree(task_logs, self.logs / "tasks", dirs_exist_ok=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _start_postgres(self) -> None:
         versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
         if not versions:
-            raise DeploymentError("PostgreSQL server binaries not found: run scripts/system_deps.sh postgresql")
+            raise DeploymentError(
+                "PostgreSQL server binaries not found: run scripts/system_deps.sh postgresql"
+            )
         bindir = Path(versions[-1]).parent
         data, sockets = self.run_dir / "pgdata", self.run_dir / "pgsock"
         user = "postgres" if os.geteuid() == 0 else None
@@ -294,7 +299,17 @@ class Deployment:
                 shutil.chown(folder, user, user)
         env = {**self.base_env, "LC_ALL": "C.UTF-8"}
         subprocess.run(  # noqa: S603 - fixed argv
-            [str(bindir / "initdb"), "-D", str(data), "-U", "airflow", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "airflow",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
             env=env,
             cwd=self.run_dir,
             user=user,
@@ -302,10 +317,23 @@ class Deployment:
             capture_output=True,
             timeout=120,
         )
-        argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(self.ports["postgres"]), "-k", str(sockets)]
+        argv = [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(self.ports["postgres"]),
+            "-k",
+            str(sockets),
+        ]
         # a test database: durability settings off, connections for 6 Airflow processes and their tasks
-        for setting in ("listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off",
-                        "full_page_writes=off", "max_connections=300"):
+        for setting in (
+            "listen_addresses=127.0.0.1",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            "max_connections=300",
+        ):
             argv += ["-c", setting]
         self._service("postgres", argv, env, cwd=self.run_dir, user=user)
 
@@ -314,7 +342,9 @@ class Deployment:
 
         def create_db() -> bool:
             self.services["postgres"].check_alive()
-            conn = psycopg2.connect(host="127.0.0.1", port=self.ports["postgres"], user="airflow", dbname="postgres")
+            conn = psycopg2.connect(
+                host="127.0.0.1", port=self.ports["postgres"], user="airflow", dbname="postgres"
+            )
             conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
             try:
                 with conn.cursor() as cursor:
@@ -333,8 +363,21 @@ class Deployment:
             raise DeploymentError("redis-server not found: run scripts/system_deps.sh redis-server")
         folder = self.run_dir / "redis"
         folder.mkdir()
-        argv = [server, "--port", str(self.ports["redis"]), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"]
+        argv = [
+            server,
+            "--port",
+            str(self.ports["redis"]),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--daemonize",
+            "no",
+        ]
         self._service("redis", argv, dict(self.base_env), cwd=folder)
 
         def ping() -> bool:
@@ -375,9 +418,7 @@ class Deployment:
 
         # The sandbox helper starts its process from this one's environment: mark it as ours too.
         os.environ[RUN_MARKER] = str(self.run_dir)
-        self.sandbox = SandboxProcess(
-            self.run_dir / "sandbox", looks=2, record_requests=True
-        ).start()
+        self.sandbox = SandboxProcess(self.run_dir / "sandbox", looks=2, record_requests=True).start()
 
     def connection(self) -> dict[str, Any]:
         """The ``fabric_genomics_default`` connection every Airflow process gets (with ``ui_url``)."""
@@ -441,7 +482,10 @@ class Deployment:
             check=False,
         )
         if done.returncode != 0:
-            raise DeploymentError(f"airflow {' '.join(args)}: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise DeploymentError(
+                f"airflow {' '.join(args)}: exit {done.returncode}\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         return done
 
     def _migrate(self) -> None:
@@ -451,8 +495,12 @@ class Deployment:
     def _start_airflow(self) -> None:
         airflow = [sys.executable, "-m", "airflow"]
         env, home = self.airflow_env, self.run_dir / "airflow-home"
-        self._service("airflow-api-server", [*airflow, "api-server", "--host", "127.0.0.1",
-                                            "--port", str(self.ports["api"])], env, cwd=home)
+        self._service(
+            "airflow-api-server",
+            [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.ports["api"])],
+            env,
+            cwd=home,
+        )
         self._service("airflow-scheduler", [*airflow, "scheduler", "--skip-serve-logs"], env, cwd=home)
         self._service("airflow-dag-processor", [*airflow, "dag-processor"], env, cwd=home)
         self.start_triggerer()
@@ -480,8 +528,20 @@ class Deployment:
             # Task instances record the worker's name as their hostname (both workers share this host).
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "workerhost.hostname",
         }
-        argv = [sys.executable, "-m", "airflow", "celery", "worker", "--skip-serve-logs",
-                "--celery-hostname", f"{name}@%h", "--queues", f"default,{name}", "--concurrency", "2"]
+        argv = [
+            sys.executable,
+            "-m",
+            "airflow",
+            "celery",
+            "worker",
+            "--skip-serve-logs",
+            "--celery-hostname",
+            f"{name}@%h",
+            "--queues",
+            f"default,{name}",
+            "--concurrency",
+            "2",
+        ]
         service = self._service(name, argv, env, cwd=folder)
         wait_for(f"{name} to join the Celery cluster", lambda: self._worker_ready(name), timeout=120)
         return service

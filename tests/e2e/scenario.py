@@ -1,0 +1,382 @@
+"""The distributed end-to-end scenario, step by step, against a running :class:`~deployment.Deployment`.
+
+Every run is triggered through Airflow (REST API, or the scheduler itself), never ``dag.test()``;
+every wait is gated on state someone can observe — task instance states from the REST API, the
+sandbox's request log — and bounded. Nothing is asserted on timing or poll counts. Each step
+records what it saw in :attr:`Scenario.record`; the tests assert on that record and on server
+state (the sandbox's objects, the S3 bucket), and ``e2e-output/summary.json`` keeps it.
+
+Steps (see ``docs/distributed.md``):
+
+1. :meth:`Scenario.panel_with_worker_kill` — the panel DAG; its upload is held by the sandbox
+   (added latency) until the worker running it is SIGKILLed with all its processes; the task is
+   retried, and the worker restarted.
+2. :meth:`Scenario.start_trio` and :meth:`Scenario.start_intake` — the trio DAG (its mapped
+   uploads routed to both workers) and the first scheduled intake run, in parallel.
+3. :meth:`Scenario.signout_with_triggerer_restart` — twelve deferred sensors; the triggerer is
+   stopped and started again; the reports are then signed out.
+4. :meth:`Scenario.second_intake` — a new sequencing run lands; the second intake run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deployment import ROOT, WORKERS, Deployment, DeploymentError, wait_for
+
+PANEL, TRIO, INTAKE, SIGNOUT = (
+    "example_fabric_panel",
+    "example_fabric_trio",
+    "example_fabric_intake",
+    "e2e_signout",
+)
+TERMINAL = ("success", "failed")
+UPLOAD_PATH = r"^/projects/\d+/genomes$"
+#: How long the sandbox holds the panel's upload before reading it: far longer than the kill takes.
+HOLD_UPLOAD_MS = 90_000
+#: The panel VCF's size: larger than the socket buffers, so the kill lands mid-body.
+PANEL_RECORDS = 100_000
+SIGNOUT_REPORTS = 12
+SIGNOUT_POKE_INTERVAL = 2.0
+RUN_TIMEOUT = 420.0
+
+
+class Scenario:
+    """The scenario's steps and what they saw (:attr:`record`).
+
+    :param deploy: the running deployment.
+    :param inputs: a scratch folder for generated inputs.
+    """
+
+    def __init__(self, deploy: Deployment, inputs: Path) -> None:
+        self.deploy, self.inputs = deploy, inputs
+        self.sandbox = deploy.sandbox
+        self.s3 = deploy.s3()
+        self.record: dict[str, Any] = {"runs": {}}
+
+    # ------------------------------------------------------------------ Airflow through its REST API
+
+    def unpause(self, dag_id: str) -> None:
+        wait_for(f"{dag_id} to be parsed", lambda: self.deploy.api("GET", f"/dags/{dag_id}"), timeout=180)
+        self.deploy.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        """Trigger a run through the REST API; return its run ID."""
+        self.unpause(dag_id)
+        run = self.deploy.api(
+            "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}}
+        )
+        self.record["runs"].setdefault(dag_id, []).append(run["dag_run_id"])
+        return str(run["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.deploy.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        answer = self.deploy.api(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}
+        )
+        return list(answer["task_instances"])
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        path += f"/{map_index}/tries" if map_index >= 0 else "/tries"
+        return list(self.deploy.api("GET", path)["task_instances"])
+
+    def wait_tis(
+        self, dag_id: str, run_id: str, what: str, done: Callable[[list[dict[str, Any]]], Any], timeout: float
+    ) -> Any:
+        def check() -> Any:
+            self._alive()
+            return done(self.task_instances(dag_id, run_id))
+
+        return wait_for(what, check, timeout=timeout, interval=0.5)
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
+        """Wait until the run ends (bounded); record its state and where each task ran."""
+
+        def ended() -> str | None:
+            self._alive()
+            state = self.run_state(dag_id, run_id)["state"]
+            return state if state in TERMINAL else None
+
+        try:
+            state = wait_for(f"{dag_id} run {run_id} to end", ended, timeout=timeout, interval=1.0)
+        except DeploymentError:
+            state = "timed out"
+        tis = self.task_instances(dag_id, run_id)
+        self.record.setdefault("outcomes", {})[run_id] = {
+            "dag_id": dag_id,
+            "state": state,
+            "run_type": self.run_state(dag_id, run_id).get("run_type"),
+            "tasks": [
+                {
+                    "task_id": ti["task_id"],
+                    "map_index": ti["map_index"],
+                    "state": ti["state"],
+                    "worker": ti["hostname"],
+                    "try_number": ti["try_number"],
+                }
+                for ti in sorted(tis, key=lambda ti: (ti["task_id"], ti["map_index"]))
+            ],
+        }
+        return str(state)
+
+    def _alive(self) -> None:
+        for service in self.deploy.services.values():
+            service.check_alive()
+
+    # ------------------------------------------------------------------ inputs in S3
+
+    def put(self, bucket: str, key: str, path: Path) -> str:
+        self.s3.upload_file(str(path), bucket, key)
+        return f"s3://{bucket}/{key}"
+
+    def panel_conf(self) -> dict[str, Any]:
+        from airflow_provider_fabric.testing.vcfgen import write_vcf
+
+        folder = self.inputs / "panel"
+        folder.mkdir(parents=True, exist_ok=True)
+        vcf = write_vcf(folder / "SAMPLE-0001.vcf", PANEL_RECORDS, sample="SAMPLE-0001", seed=7)
+        (folder / "fields.json").write_text(
+            json.dumps({"First Name": "Alexandra", "Patient DOB": "1980-01-01"})
+        )
+        (folder / "qc.json").write_text(json.dumps({"total_reads": 5_200_000, "mean_coverage": 412.5}))
+        return {
+            "project_name": "E2E hereditary cancer panels",
+            "vcf_path": self.put("lab-sequencing", "incoming/run-0001/SAMPLE-0001.vcf", vcf),
+            "genome_label": "SAMPLE-0001",
+            "genome_sex": "female",
+            "external_id": "LAB-SAMPLE-0001",
+            "accession_id": "ACC-0001",
+            "panel_id": 101,
+            "patient_fields_path": self.put(
+                "lab-lims", "orders/ACC-0001/patient_fields.json", folder / "fields.json"
+            ),
+            "qc_data_path": self.put(
+                "lab-sequencing", "incoming/run-0001/SAMPLE-0001.qc.json", folder / "qc.json"
+            ),
+            "output_base": "s3://lab-fabric-exports",
+        }
+
+    def trio_conf(self) -> dict[str, Any]:
+        from airflow_provider_fabric.testing.vcfgen import write_family
+
+        folder = self.inputs / "family"
+        paths = write_family(folder, "FAM-0001", n_records=300, seed=11, compression="gz")
+        rows = [
+            ("proband", paths[0].name, "SAMPLE-F-0001", "female", "LAB-F-0001", "true"),
+            ("mother", paths[1].name, "SAMPLE-F-0002", "female", "LAB-F-0002", "false"),
+            ("father", paths[2].name, "SAMPLE-F-0003", "male", "LAB-F-0003", "false"),
+        ]
+        with (folder / "manifest.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
+            writer.writerows(rows)
+        for path in paths:
+            self.put("lab-sequencing", f"families/FAM-0001/{path.name}", path)
+        return {
+            "project_name": "E2E exome family studies",
+            "manifest_path": self.put(
+                "lab-sequencing", "families/FAM-0001/manifest.csv", folder / "manifest.csv"
+            ),
+            "accession_id": "ACC-FAM-0001",
+            "output_base": "s3://lab-fabric-exports",
+        }
+
+    def land(self, run: str, seed: int) -> None:
+        """A sequencing run's VCFs and manifest into the intake's landing area (the DAG's default)."""
+        sys.path.insert(0, str(ROOT / "dags_examples"))
+        from example_fabric_intake import build_demo_landing
+
+        folder = Path(build_demo_landing(str(self.inputs / "landing"), run, bad=False, seed=seed))
+        for path in sorted(folder.iterdir()):
+            self.put("lab-sequencing", f"landing/{run}/{path.name}", path)
+
+    # ------------------------------------------------------------------ 1. panel, worker killed mid-upload
+
+    def panel_with_worker_kill(self) -> str:
+        """Trigger the panel DAG, SIGKILL the worker whose upload is in flight, restart it; return the run."""
+        conf = self.panel_conf()
+        # The sandbox holds every upload before reading it: the worker is mid-request, body half sent.
+        self.sandbox.set_faults(latency_ms=HOLD_UPLOAD_MS, methods=["PUT"], paths=[UPLOAD_PATH])
+        run_id = self.trigger(PANEL, conf)
+        try:
+            running = self.wait_tis(
+                PANEL,
+                run_id,
+                "the panel's upload to be in flight on a worker",
+                lambda tis: self._upload_in_flight(tis),
+                timeout=240,
+            )
+            victim = running["hostname"]
+            killed = self.deploy.services[victim].kill()
+        finally:
+            self.sandbox.clear_faults()
+        after = {ti["task_id"]: ti["state"] for ti in self.task_instances(PANEL, run_id)}
+        self.record["kill"] = {
+            "run_id": run_id,
+            "task": "upload_genome",
+            "worker": victim,
+            "try_number": running["try_number"],
+            "pids_killed": len(killed),
+            "upload_state_right_after_kill": after.get("upload_genome"),
+        }
+        self.deploy.start_worker(victim)  # as a supervisor (systemd, Kubernetes) would bring it back
+        return run_id
+
+    def _upload_in_flight(self, tis: list[dict[str, Any]]) -> dict[str, Any] | None:
+        upload = next((ti for ti in tis if ti["task_id"] == "upload_genome"), None)
+        if not upload or upload["state"] != "running" or upload["hostname"] not in WORKERS:
+            return None
+        puts = [
+            r
+            for r in self.sandbox.requests_seen()
+            if r["method"] == "PUT" and re.match(UPLOAD_PATH, r["url"].split("?")[0])
+        ]
+        return upload if puts else None
+
+    # ------------------------------------------------------------------ 2. trio and the first intake run
+
+    def start_trio(self) -> str:
+        return self.trigger(TRIO, self.trio_conf())
+
+    def start_intake(self) -> str:
+        """Land run-0001 and unpause the intake DAG: the scheduler creates its scheduled run."""
+        self.land("run-0001", seed=0)
+        self.unpause(INTAKE)
+
+        def scheduled() -> str | None:
+            runs = self.deploy.api("GET", f"/dags/{INTAKE}/dagRuns", params={"run_type": "scheduled"})[
+                "dag_runs"
+            ]
+            return str(runs[0]["dag_run_id"]) if runs else None
+
+        run_id = wait_for("the intake's scheduled run", scheduled, timeout=120)
+        self.record["runs"].setdefault(INTAKE, []).append(run_id)
+        return run_id
+
+    def second_intake(self) -> str:
+        """Land run-0002 and trigger the next intake run through the REST API."""
+        self.land("run-0002", seed=100)
+        return self.trigger(INTAKE)
+
+    # ------------------------------------------------------------------ 3. sign-out, triggerer restarted
+
+    def signout_reports(self) -> list[int]:
+        """Twelve panel reports on one annotated genome (test set-up through the hook)."""
+        from airflow_provider_fabric.hooks.fabric import FabricHook
+        from airflow_provider_fabric.testing.vcfgen import write_vcf
+
+        hook = FabricHook()
+        project = hook.create_project("E2E sign-out")["id"]
+        vcf = write_vcf(self.inputs / "SIGNOUT.vcf.gz", 200, sample="SIGNOUT", compression="gz", seed=3)
+        genome = hook.upload_genome(
+            project, vcf, genome_label="SIGNOUT", genome_sex="male", external_id="LAB-SO"
+        )
+        gid = genome["genome_id"]
+        wait_for(
+            "the sign-out genome's annotation", lambda: hook.get_genome(gid)["status"] == "ANNOTATED", 60
+        )
+        return [
+            int(
+                hook.create_panel_report(
+                    panel_id=101, proband_genome_id=gid, accession_id=f"SIGNOUT-{n:02d}"
+                )["id"]
+            )
+            for n in range(1, SIGNOUT_REPORTS + 1)
+        ]
+
+    def report_gets(self, report_ids: list[int]) -> dict[int, list[float]]:
+        """Arrival times of every GET of each report, from the sandbox's request log."""
+        wanted = {f"/reports/{rid}": rid for rid in report_ids}
+        seen: dict[int, list[float]] = {rid: [] for rid in report_ids}
+        for request in self.sandbox.requests_seen():
+            path = request["url"].split("?")[0].rstrip("/")
+            if request["method"] == "GET" and path in wanted:
+                seen[wanted[path]].append(float(request["at"]))
+        return seen
+
+    def signout_with_triggerer_restart(self) -> str:
+        """Defer twelve sensors, stop the triggerer, start it again, then sign the reports out."""
+        from airflow_provider_fabric.hooks.fabric import FabricHook
+
+        reports = self.signout_reports()
+        run_id = self.trigger(SIGNOUT, {"report_ids": reports, "output_base": "s3://lab-fabric-exports"})
+
+        def deferred(tis: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+            sensors = [ti for ti in tis if ti["task_id"] == "wait_for_signout" and ti["map_index"] >= 0]
+            ok = len(sensors) == len(reports) and all(ti["state"] == "deferred" for ti in sensors)
+            return sensors if ok else None
+
+        self.wait_tis(SIGNOUT, run_id, f"{len(reports)} sign-out sensors to defer", deferred, timeout=300)
+        # ... and every report looked at by its trigger (after the sensor's own look) before the stop.
+        wait_for(
+            "every trigger's first look",
+            lambda: all(len(times) >= 2 for times in self.report_gets(reports).values()),
+            timeout=120,
+        )
+        triggerer = self.deploy.services["airflow-triggerer"]
+        old_pid = triggerer.pid
+        code = triggerer.stop()
+        stopped_at = time.monotonic()
+        while_stopped = self.task_instances(SIGNOUT, run_id)
+        restarted_at = time.monotonic()
+        self.deploy.start_triggerer()
+        wait_for(
+            "every trigger to look again after the restart",
+            lambda: all(any(t > restarted_at for t in times) for times in self.report_gets(reports).values()),
+            timeout=180,
+        )
+        # The director signs the reports out; Fabric allows it once they are processed.
+        wait_for(
+            "the sign-out reports to be processed", lambda: self._statuses(reports) == {"READY TO REVIEW"}, 60
+        )
+        hook = FabricHook()
+        for report_id in reports:
+            hook.update_report_status(report_id, "APPROVED")
+        self.record["triggerer"] = {
+            "run_id": run_id,
+            "reports": reports,
+            "old_pid": old_pid,
+            "new_pid": self.deploy.services["airflow-triggerer"].pid,
+            "exit_code": code,
+            "stopped_at": stopped_at,
+            "restarted_at": restarted_at,
+            "deferred_while_stopped": sum(
+                1 for ti in while_stopped if ti["task_id"] == "wait_for_signout" and ti["state"] == "deferred"
+            ),
+            "poke_interval": SIGNOUT_POKE_INTERVAL,
+        }
+        return run_id
+
+    def _statuses(self, report_ids: list[int]) -> set[str]:
+        wanted = set(report_ids)
+        return {r["status"] for r in self.sandbox.state()["reports"] if r["id"] in wanted}
+
+    def wait_uploads_answered(self) -> int:
+        """Wait until the sandbox has answered every upload it received (the held one included)."""
+        log = self.sandbox.data_dir / "access.log"
+
+        def answered() -> int | None:
+            received = sum(
+                1
+                for r in self.sandbox.requests_seen()
+                if r["method"] == "PUT" and re.match(UPLOAD_PATH, r["url"].split("?")[0])
+            )
+            done = len(re.findall(r" PUT /projects/\d+/genomes \S+ ", log.read_text()))
+            return received if done == received else None
+
+        return int(wait_for("every upload to be answered", answered, timeout=HOLD_UPLOAD_MS / 1000 + 60))
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="fabric-e2e-inputs-"))
