@@ -13,9 +13,11 @@ Steps (see ``docs/distributed.md``):
    retried, and the worker restarted.
 2. :meth:`Scenario.start_trio` and :meth:`Scenario.start_intake` — the trio DAG (its mapped
    uploads routed to both workers) and the first scheduled intake run, in parallel.
-3. :meth:`Scenario.signout_with_triggerer_restart` — twelve deferred sensors; the triggerer is
-   stopped and started again; the reports are then signed out.
-4. :meth:`Scenario.second_intake` — a new sequencing run lands; the second intake run.
+3. :meth:`Scenario.start_signout` — a sign-out watch: twelve sensors deferred to the triggerer.
+4. :meth:`Scenario.second_intake` — a new sequencing run lands; the second intake run, through
+   the REST API; :meth:`Scenario.restart_triggerer` stops the triggerer while the twelve wait and
+   until the new run's four annotation sensors have deferred too, starts it again, and the
+   reports are signed out.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -305,30 +308,53 @@ class Scenario:
                 seen[wanted[path]].append(float(request["at"]))
         return seen
 
-    def signout_with_triggerer_restart(self) -> str:
-        """Defer twelve sensors, stop the triggerer, start it again, then sign the reports out."""
-        from airflow_provider_fabric.hooks.fabric import FabricHook
-
+    def start_signout(self) -> str:
+        """Trigger the sign-out watch over twelve reports; wait until all twelve sensors are deferred
+        and each trigger has looked at its report (after the sensor's own look)."""
         reports = self.signout_reports()
         run_id = self.trigger(SIGNOUT, {"report_ids": reports, "output_base": "s3://lab-fabric-exports"})
 
-        def deferred(tis: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        def deferred(tis: list[dict[str, Any]]) -> bool:
             sensors = [ti for ti in tis if ti["task_id"] == "wait_for_signout" and ti["map_index"] >= 0]
-            ok = len(sensors) == len(reports) and all(ti["state"] == "deferred" for ti in sensors)
-            return sensors if ok else None
+            return len(sensors) == len(reports) and all(ti["state"] == "deferred" for ti in sensors)
 
         self.wait_tis(SIGNOUT, run_id, f"{len(reports)} sign-out sensors to defer", deferred, timeout=300)
-        # ... and every report looked at by its trigger (after the sensor's own look) before the stop.
         wait_for(
             "every trigger's first look",
             lambda: all(len(times) >= 2 for times in self.report_gets(reports).values()),
             timeout=120,
         )
+        self.record["triggerer"] = {
+            "run_id": run_id,
+            "reports": reports,
+            "poke_interval": SIGNOUT_POKE_INTERVAL,
+        }
+        return run_id
+
+    def restart_triggerer(self, intake_run: str) -> None:
+        """Stop the triggerer under the deferred sign-out sensors; start it again once the intake run
+        ``intake_run`` has deferred its four annotation sensors too; then sign the reports out."""
+        from airflow_provider_fabric.hooks.fabric import FabricHook
+
+        signout, reports = self.record["triggerer"]["run_id"], self.record["triggerer"]["reports"]
         triggerer = self.deploy.services["airflow-triggerer"]
         old_pid = triggerer.pid
         code = triggerer.stop()
         stopped_at = time.monotonic()
-        while_stopped = self.task_instances(SIGNOUT, run_id)
+
+        def piled_up(tis: list[dict[str, Any]]) -> bool:
+            waits = [ti for ti in tis if ti["task_id"] == "sample.wait_for_annotation"]
+            return len(waits) == 4 and all(ti["state"] == "deferred" for ti in waits)
+
+        # Down until new waits pile up behind it: the intake's sensors defer with no triggerer to run them.
+        self.wait_tis(INTAKE, intake_run, "the intake's sensors to defer", piled_up, timeout=300)
+        deferred = [
+            (dag_id, ti["task_id"])
+            for dag_id, run_id in ((SIGNOUT, signout), (INTAKE, intake_run))
+            for ti in self.task_instances(dag_id, run_id)
+            if ti["state"] == "deferred"
+        ]
+        health = (self.deploy.health().get("triggerer") or {}).get("status")
         restarted_at = time.monotonic()
         self.deploy.start_triggerer()
         wait_for(
@@ -343,20 +369,18 @@ class Scenario:
         hook = FabricHook()
         for report_id in reports:
             hook.update_report_status(report_id, "APPROVED")
-        self.record["triggerer"] = {
-            "run_id": run_id,
-            "reports": reports,
-            "old_pid": old_pid,
-            "new_pid": self.deploy.services["airflow-triggerer"].pid,
-            "exit_code": code,
-            "stopped_at": stopped_at,
-            "restarted_at": restarted_at,
-            "deferred_while_stopped": sum(
-                1 for ti in while_stopped if ti["task_id"] == "wait_for_signout" and ti["state"] == "deferred"
-            ),
-            "poke_interval": SIGNOUT_POKE_INTERVAL,
-        }
-        return run_id
+        self.record["triggerer"].update(
+            {
+                "old_pid": old_pid,
+                "new_pid": self.deploy.services["airflow-triggerer"].pid,
+                "exit_code": code,
+                "health_while_stopped": health,
+                "stopped_at": stopped_at,
+                "restarted_at": restarted_at,
+                "stopped_s": round(restarted_at - stopped_at, 1),
+                "deferred_while_stopped": dict(Counter(task for _, task in deferred)),
+            }
+        )
 
     def _statuses(self, report_ids: list[int]) -> set[str]:
         wanted = set(report_ids)

@@ -33,6 +33,14 @@ def test_every_run_succeeds(record: dict[str, Any]) -> None:
     for run_id, o in runs.items():
         bad = [(t["task_id"], t["map_index"], t["state"]) for t in o["tasks"] if t["state"] != "success"]
         assert not bad, (run_id, bad)
+    # ... each at its first try (a deferral is no new try), but for the upload killed on purpose.
+    retried = [
+        (o["dag_id"], t["task_id"], t["map_index"], t["try_number"])
+        for o in runs.values()
+        for t in o["tasks"]
+        if t["try_number"] != 1
+    ]
+    assert retried == [(PANEL, "upload_genome", -1, 2)]
     # The first intake run is the scheduler's own (scheduled); the second was triggered through the API.
     assert [outcome(record, INTAKE, i)["run_type"] for i in (0, 1)] == ["scheduled", "manual"]
 
@@ -145,8 +153,9 @@ def test_sensors_survive_a_triggerer_restart_without_bursts(e2e: E2E, record: di
     _, scenario = e2e
     restart = record["triggerer"]
     reports = restart["reports"]
-    assert len(reports) >= 10 and restart["deferred_while_stopped"] == len(reports)
-    assert restart["new_pid"] != restart["old_pid"]
+    waiting = restart["deferred_while_stopped"]
+    assert waiting["wait_for_signout"] == len(reports) >= 10 and waiting["sample.wait_for_annotation"] == 4
+    assert restart["health_while_stopped"] == "unhealthy" and restart["new_pid"] != restart["old_pid"]
     signout = outcome(record, SIGNOUT)
     sensors = [t for t in signout["tasks"] if t["task_id"] == "wait_for_signout"]
     assert len(sensors) == len(reports) and all(t["state"] == "success" for t in sensors)

@@ -150,6 +150,37 @@ def test_uri_form_defaults_to_https_and_keeps_port(monkeypatch):
     assert settings.server_timezone == "GMT"
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "base_url"),
+    [
+        ("https://api.fabricgenomics.com", 443, "https://api.fabricgenomics.com:443"),
+        ("https://127.0.0.1:8443", 8443, "https://127.0.0.1:8443"),
+        ("https://127.0.0.1:8443", 0, "https://127.0.0.1:8443"),  # what the Test button sends for none
+    ],
+)
+def test_the_port_field_agrees_with_the_host(monkeypatch, host, port, base_url):
+    conn = {"conn_type": "fabric_genomics", "host": host, "port": port, "login": "k", "password": "s"}
+    monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    assert FabricHook().settings.base_url == base_url
+
+
+def test_a_port_field_that_contradicts_the_host_is_refused(monkeypatch):
+    conn = {
+        "conn_type": "fabric_genomics",
+        "host": "https://h.test:8443",
+        "port": 443,
+        "login": "k",
+        "password": "s",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    with pytest.raises(FabricConfigurationError, match="port 8443 and the Port field"):
+        FabricHook().settings
+
+
 def test_empty_host_means_production(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT",
