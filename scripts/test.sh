@@ -23,3 +23,5 @@ echo "== docs (warnings are errors)"
 .venv/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 echo "== pytest"
 .venv/bin/pytest "$@"
+echo "== e2e: distributed Airflow (Celery, PostgreSQL, Redis, S3) and the UI in chromium"
+bash scripts/e2e.sh
