@@ -270,3 +270,32 @@ with DAG(
     wait_for_annotation >> members
     create_family_report >> wait_for_review
     wait_for_review >> [export_variants_vcf, export_variants_csv, export_preview_pdf]
+
+
+def build_demo_family(folder: str, family_id: str = "FAM-0001", *, records: int = 300, seed: int = 11) -> str:
+    """Write a demo trio: three synthetic VCFs (proband, mother, father) and their manifest.
+
+    No real patient data: labels and external IDs are derived from ``family_id``.
+
+    :param folder: the family's folder (local path).
+    :param family_id: names the files, labels and external IDs.
+    :param records: variants per VCF.
+    :param seed: seed of the generated variants.
+    :return: the manifest's path (the VCFs are beside it).
+    """
+    import csv
+    from pathlib import Path
+
+    from airflow_provider_fabric.testing.vcfgen import write_family
+
+    paths = write_family(folder, family_id, n_records=records, seed=seed, compression="gz")
+    people = (("proband", "female", "true"), ("mother", "female", "false"), ("father", "male", "false"))
+    manifest = Path(folder, "manifest.csv")
+    with manifest.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
+        for number, ((role, sex, affected), path) in enumerate(zip(people, paths, strict=True), start=1):
+            writer.writerow(
+                [role, path.name, f"{family_id}-{number}", sex, f"LAB-{family_id}-{number}", affected]
+            )
+    return str(manifest)

@@ -22,7 +22,6 @@ Steps (see ``docs/distributed.md``):
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -33,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deployment import ROOT, WORKERS, Deployment, DeploymentError, wait_for
+from deployment import ROOT, WORKERS, Deployment, wait_for
 
 PANEL, TRIO, INTAKE, SIGNOUT = (
     "example_fabric_panel",
@@ -111,10 +110,7 @@ class Scenario:
             state = self.run_state(dag_id, run_id)["state"]
             return state if state in TERMINAL else None
 
-        try:
-            state = wait_for(f"{dag_id} run {run_id} to end", ended, timeout=timeout, interval=1.0)
-        except DeploymentError:
-            state = "timed out"
+        state = wait_for(f"{dag_id} run {run_id} to end", ended, timeout=timeout, interval=1.0)
         tis = self.task_instances(dag_id, run_id)
         self.record.setdefault("outcomes", {})[run_id] = {
             "dag_id": dag_id,
@@ -171,26 +167,16 @@ class Scenario:
         }
 
     def trio_conf(self) -> dict[str, Any]:
-        from airflow_provider_fabric.testing.vcfgen import write_family
+        """The family's VCFs and manifest in S3, where the trio DAG's mapped uploads read them."""
+        sys.path.insert(0, str(ROOT / "dags_examples"))
+        from example_fabric_trio import build_demo_family
 
-        folder = self.inputs / "family"
-        paths = write_family(folder, "FAM-0001", n_records=300, seed=11, compression="gz")
-        rows = [
-            ("proband", paths[0].name, "SAMPLE-F-0001", "female", "LAB-F-0001", "true"),
-            ("mother", paths[1].name, "SAMPLE-F-0002", "female", "LAB-F-0002", "false"),
-            ("father", paths[2].name, "SAMPLE-F-0003", "male", "LAB-F-0003", "false"),
-        ]
-        with (folder / "manifest.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
-            writer.writerows(rows)
-        for path in paths:
+        manifest = Path(build_demo_family(str(self.inputs / "family"), "FAM-0001"))
+        for path in sorted(manifest.parent.iterdir()):
             self.put("lab-sequencing", f"families/FAM-0001/{path.name}", path)
         return {
             "project_name": "E2E exome family studies",
-            "manifest_path": self.put(
-                "lab-sequencing", "families/FAM-0001/manifest.csv", folder / "manifest.csv"
-            ),
+            "manifest_path": f"s3://lab-sequencing/families/FAM-0001/{manifest.name}",
             "accession_id": "ACC-FAM-0001",
             "output_base": "s3://lab-fabric-exports",
         }
@@ -272,6 +258,20 @@ class Scenario:
         self.land("run-0002", seed=100)
         return self.trigger(INTAKE)
 
+    def intake_runs(self) -> list[str]:
+        """Every intake run, oldest first. Besides the two above, the scheduler starts one more
+        whenever the scenario crosses the top of an hour (the DAG is hourly): the checks count it."""
+        runs = self.deploy.api("GET", f"/dags/{INTAKE}/dagRuns", params={"order_by": "run_after"})
+        return [str(run["dag_run_id"]) for run in runs["dag_runs"]]
+
+    def finish_intake(self) -> list[str]:
+        """Wait for every intake run (bounded) and record them all, oldest first."""
+        runs = self.intake_runs()
+        for run_id in runs:
+            self.wait_run(INTAKE, run_id)
+        self.record["runs"][INTAKE] = runs
+        return runs
+
     # ------------------------------------------------------------------ 3. sign-out, triggerer restarted
 
     def signout_reports(self) -> list[int]:
@@ -331,9 +331,10 @@ class Scenario:
         }
         return run_id
 
-    def restart_triggerer(self, intake_run: str) -> None:
-        """Stop the triggerer under the deferred sign-out sensors; start it again once the intake run
-        ``intake_run`` has deferred its four annotation sensors too; then sign the reports out."""
+    def restart_triggerer(self, first_intake: str) -> None:
+        """Stop the triggerer under the deferred sign-out sensors; start it again once the next intake
+        run (any after ``first_intake``) has deferred its four annotation sensors too; then sign the
+        reports out."""
         from airflow_provider_fabric.hooks.fabric import FabricHook
 
         signout, reports = self.record["triggerer"]["run_id"], self.record["triggerer"]["reports"]
@@ -342,18 +343,23 @@ class Scenario:
         code = triggerer.stop()
         stopped_at = time.monotonic()
 
-        def piled_up(tis: list[dict[str, Any]]) -> bool:
-            waits = [ti for ti in tis if ti["task_id"] == "sample.wait_for_annotation"]
-            return len(waits) == 4 and all(ti["state"] == "deferred" for ti in waits)
+        def waiting() -> list[tuple[str, str]]:
+            later = [(INTAKE, run_id) for run_id in self.intake_runs() if run_id != first_intake]
+            return [
+                (dag_id, ti["task_id"])
+                for dag_id, run_id in ((SIGNOUT, signout), *later)
+                for ti in self.task_instances(dag_id, run_id)
+                if ti["state"] == "deferred"
+            ]
+
+        def piled_up() -> list[tuple[str, str]] | None:
+            self._alive()
+            deferred = waiting()
+            annotations = sum(1 for _, task_id in deferred if task_id == "sample.wait_for_annotation")
+            return deferred if annotations >= 4 else None
 
         # Down until new waits pile up behind it: the intake's sensors defer with no triggerer to run them.
-        self.wait_tis(INTAKE, intake_run, "the intake's sensors to defer", piled_up, timeout=300)
-        deferred = [
-            (dag_id, ti["task_id"])
-            for dag_id, run_id in ((SIGNOUT, signout), (INTAKE, intake_run))
-            for ti in self.task_instances(dag_id, run_id)
-            if ti["state"] == "deferred"
-        ]
+        deferred = wait_for("the next intake run's sensors to defer", piled_up, timeout=300, interval=0.5)
         health = (self.deploy.health().get("triggerer") or {}).get("status")
         restarted_at = time.monotonic()
         self.deploy.start_triggerer()

@@ -27,7 +27,9 @@ def outcome(record: dict[str, Any], dag_id: str, index: int = 0) -> dict[str, An
 
 def test_every_run_succeeds(record: dict[str, Any]) -> None:
     runs = {run_id: o for run_id, o in record["outcomes"].items()}
-    assert sorted(o["dag_id"] for o in runs.values()) == sorted([PANEL, TRIO, INTAKE, INTAKE, SIGNOUT])
+    intake = len(record["runs"][INTAKE])  # two, or three if the scenario crossed the top of an hour
+    assert sorted(o["dag_id"] for o in runs.values()) == sorted([PANEL, TRIO, SIGNOUT] + [INTAKE] * intake)
+    assert intake >= 2
     failed = {run_id: o["state"] for run_id, o in runs.items() if o["state"] != "success"}
     assert not failed, failed
     for run_id, o in runs.items():
@@ -41,8 +43,9 @@ def test_every_run_succeeds(record: dict[str, Any]) -> None:
         if t["try_number"] != 1
     ]
     assert retried == [(PANEL, "upload_genome", -1, 2)]
-    # The first intake run is the scheduler's own (scheduled); the second was triggered through the API.
-    assert [outcome(record, INTAKE, i)["run_type"] for i in (0, 1)] == ["scheduled", "manual"]
+    # The first intake run is the scheduler's own (scheduled); the next was triggered through the API.
+    intake_types = [outcome(record, INTAKE, i)["run_type"] for i in range(intake)]
+    assert intake_types[0] == "scheduled" and "manual" in intake_types[1:]
 
 
 def test_tasks_ran_on_both_workers(record: dict[str, Any]) -> None:
@@ -87,14 +90,17 @@ def test_one_genome_per_sample_and_one_report_per_accession(e2e: E2E) -> None:
 
 
 def test_intake_runs_take_in_each_sample_once(e2e: E2E, record: dict[str, Any]) -> None:
+    """The first run takes in run-0001; a later run takes in run-0002 once it lands; no sample twice."""
     deploy, _ = e2e
-    first, second = (_xcom(deploy, INTAKE, run_id, "summary") for run_id in record["runs"][INTAKE])
-    taken_first = set(first["samples"]["processed"])
-    taken_second = set(second["samples"]["processed"])
-    assert {key.split(":")[0] for key in taken_first} == {"run-0001"} and len(taken_first) == 4
-    assert {key.split(":")[0] for key in taken_second} == {"run-0002"} and len(taken_second) == 4
-    assert set(second["samples"]["skipped"]) == taken_first
-    assert len(first["cases"]["processed"]) == len(second["cases"]["processed"]) == 2
+    summaries = [_xcom(deploy, INTAKE, run_id, "summary") for run_id in record["runs"][INTAKE]]
+    taken: list[str] = []
+    for summary in summaries:
+        assert set(summary["samples"]["skipped"]) == set(taken)  # whatever an earlier run took in
+        taken += summary["samples"]["processed"]
+    first = summaries[0]["samples"]["processed"]
+    assert {key.split(":")[0] for key in first} == {"run-0001"} and len(first) == 4
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 8  # run-0002's four, once
+    assert sum(len(summary["cases"]["processed"]) for summary in summaries) == 4
 
 
 def test_every_export_is_complete_and_equal_to_a_fresh_fetch(e2e: E2E) -> None:

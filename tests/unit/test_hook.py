@@ -178,7 +178,7 @@ def test_a_port_field_that_contradicts_the_host_is_refused(monkeypatch):
     from airflow_provider_fabric.hooks.fabric import FabricHook
 
     with pytest.raises(FabricConfigurationError, match="port 8443 and the Port field"):
-        FabricHook().settings
+        _ = FabricHook().settings
 
 
 def test_empty_host_means_production(monkeypatch):
