@@ -13,7 +13,7 @@ cd "$root"
 echo "== system packages"
 scripts/system_deps.sh postgresql redis-server chromium
 echo "== environment (.venv)"
-EXTRAS=test scripts/bootstrap.sh
+scripts/bootstrap.sh
 
 export E2E_OUTPUT="${E2E_OUTPUT:-$root/e2e-output}"
 AIRFLOW_HOME="$(mktemp -d -t fabric-e2e-harness-XXXXXX)"  # the test process's own; the deployment has its own
