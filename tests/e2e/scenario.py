@@ -42,8 +42,7 @@ PANEL, TRIO, INTAKE, SIGNOUT = (
 )
 TERMINAL = ("success", "failed")
 UPLOAD_PATH = r"^/projects/\d+/genomes$"
-#: The panel VCF's size: larger than the socket buffers, so the kill lands mid-body.
-PANEL_RECORDS = 100_000
+PANEL_RECORDS = 300
 SIGNOUT_REPORTS = 12
 SIGNOUT_POKE_INTERVAL = 2.0
 RUN_TIMEOUT = 420.0
@@ -143,6 +142,7 @@ class Scenario:
         folder = self.inputs / "panel"
         folder.mkdir(parents=True, exist_ok=True)
         vcf = write_vcf(folder / "SAMPLE-0001.vcf", PANEL_RECORDS, sample="SAMPLE-0001", seed=7)
+        pad_header(vcf, socket_buffers() + (8 << 20))
         (folder / "fields.json").write_text(
             json.dumps({"First Name": "Alexandra", "Patient DOB": "1980-01-01"})
         )
@@ -395,6 +395,29 @@ class Scenario:
     def _statuses(self, report_ids: list[int]) -> set[str]:
         wanted = set(report_ids)
         return {r["status"] for r in self.sandbox.state()["reports"] if r["id"] in wanted}
+
+
+def socket_buffers() -> int:
+    """The most bytes of one TCP stream the kernel can hold on the way: the largest send buffer
+    plus the largest receive buffer it grows to (``tcp_wmem`` and ``tcp_rmem``, third values)."""
+    sysctl = Path("/proc/sys/net/ipv4")
+    return sum(int((sysctl / name).read_text().split()[2]) for name in ("tcp_wmem", "tcp_rmem"))
+
+
+def pad_header(vcf: Path, size: int) -> None:
+    """Grow a VCF to ``size`` bytes with ``##`` comment lines after its first line (same records).
+
+    An upload of it cannot fit in the socket buffers: a worker killed while the server holds the
+    request is stuck mid-body, whatever the kernel buffered.
+    """
+    lines = vcf.read_bytes().split(b"\n", 1)
+    filler = b"##e2e_padding=" + b"N" * 1000 + b"\n"
+    count = max(size - vcf.stat().st_size, 0) // len(filler) + 1
+    with vcf.open("wb") as out:
+        out.write(lines[0] + b"\n")
+        for _ in range(count):
+            out.write(filler)
+        out.write(lines[1])
 
 
 def scratch() -> Path:
