@@ -1,0 +1,185 @@
+"""The plugin's FastAPI app, mounted by the api-server at ``/fabric-genomics``.
+
+* ``GET /fabric-genomics/cases``: the cases page (HTML; what the "Fabric Genomics" nav item shows);
+* ``GET /fabric-genomics/api/cases``: the same rows as JSON, for scripts.
+
+Both take ``status``, ``dag_id`` and ``stuck_hours`` filters. Airflow does not
+protect plugin routes: each route here asks Airflow's own auth manager for the
+user (the UI's session cookie or an API token), answers 401 without one (the
+page sends the browser to Airflow's login instead), and reads only the DAGs
+that user may read.
+
+Settings, in the ``[fabric_genomics]`` section of Airflow's configuration
+(or ``AIRFLOW__FABRIC_GENOMICS__...`` environment variables): ``cases_conn_id``,
+``cases_cache_seconds``, ``cases_timeout``, ``cases_page_size``, ``cases_days``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from airflow_provider_fabric.api.settings import DEFAULT_CONN_ID
+from airflow_provider_fabric.ui.cases import GENOME, collect
+from airflow_provider_fabric.ui.statuses import StatusBoard
+from airflow_provider_fabric.ui.view import Filters, build_rows, duration_text, select
+
+SECTION = "fabric_genomics"
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # Only the Airflow UI (same origin) may frame the page.
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+StatusFilter = Annotated[str | None, Query(max_length=40, description="only cases in this status")]
+DagFilter = Annotated[str | None, Query(max_length=250, description="only cases of this DAG")]
+StuckFilter = Annotated[
+    float | None, Query(ge=0, le=24 * 365, description="only unfinished cases in their status this many hours")
+]
+
+
+@functools.cache
+def board() -> StatusBoard:
+    """The process's one :class:`StatusBoard`, configured from ``[fabric_genomics]``."""
+    from airflow.configuration import conf
+
+    return StatusBoard(
+        conf.get(SECTION, "cases_conn_id", fallback=DEFAULT_CONN_ID),
+        ttl=conf.getfloat(SECTION, "cases_cache_seconds", fallback=60.0),
+        timeout=conf.getfloat(SECTION, "cases_timeout", fallback=10.0),
+        page_size=conf.getint(SECTION, "cases_page_size", fallback=500),
+    )
+
+
+def _days() -> float:
+    from airflow.configuration import conf
+
+    return conf.getfloat(SECTION, "cases_days", fallback=90.0)
+
+
+def _fabric_links() -> Any:
+    """``(kind, id) -> URL`` in Fabric Enterprise, or always ``None`` when the connection has no ``ui_url``."""
+    try:
+        hook = board().hook()
+        if not hook.settings.ui_url:
+            return lambda kind, object_id: None
+    except Exception:  # no usable connection: the page says so, without links
+        return lambda kind, object_id: None
+    return lambda kind, object_id: (
+        hook.genome_ui_url(object_id) if kind == GENOME else hook.report_ui_url(object_id)
+    )
+
+
+def cases_data(user: Any, session: Any, filters: Filters) -> dict[str, Any]:
+    """Everything the page and the JSON show to ``user``: only cases of DAGs the user may read.
+
+    :param user: the authenticated Airflow user.
+    :param session: a session on Airflow's metadata database.
+    :param filters: the filters asked for.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+
+    now = datetime.now(timezone.utc)
+    dag_ids = get_auth_manager().get_authorized_dag_ids(user=user, method="GET")
+    cases = collect(session, dag_ids, since=now - timedelta(days=_days()))
+    snapshot = board().lookup({case.key: case.project_id for case in cases})
+    rows = build_rows(cases, snapshot, _fabric_links())
+    shown = select(rows, filters, now)
+    return {
+        "generated_at": now.isoformat(),
+        "fabric": {
+            "connection": board().conn_id,
+            "refreshed_at": snapshot.refreshed_at.isoformat() if snapshot.refreshed_at else None,
+            "cache_seconds": board().ttl,
+            "error": snapshot.error,
+            "requests": snapshot.requests,
+        },
+        "filters": {"status": filters.status, "dag_id": filters.dag_id, "stuck_hours": filters.stuck_hours},
+        "total": len(rows),
+        "count": len(shown),
+        "statuses": sorted({row.status for row in rows}),
+        "dag_ids": sorted({row.dag_id for row in rows}),
+        "cases": [row.as_json(now) for row in shown],
+        "_rows": shown,
+        "_now": now,
+    }
+
+
+def _filters(status: str | None, dag_id: str | None, stuck_hours: float | None) -> Filters:
+    return Filters(status=(status or "").strip().upper() or None, dag_id=dag_id or None, stuck_hours=stuck_hours)
+
+
+def cases_json(
+    user: GetUserDep,
+    session: SessionDep,
+    status: StatusFilter = None,
+    dag_id: DagFilter = None,
+    stuck_hours: StuckFilter = None,
+) -> Response:
+    """The cases as JSON (IDs, statuses, times and links; never labels, external IDs or accessions)."""
+    import json
+
+    data = cases_data(user, session, _filters(status, dag_id, stuck_hours))
+    body = {key: value for key, value in data.items() if not key.startswith("_")}
+    return Response(json.dumps(body), media_type="application/json", headers=PAGE_HEADERS)
+
+
+def cases_page(
+    request: Request,
+    user: GetUserDep,
+    session: SessionDep,
+    status: StatusFilter = None,
+    dag_id: DagFilter = None,
+    stuck_hours: StuckFilter = None,
+) -> HTMLResponse:
+    """The cases page."""
+    data = cases_data(user, session, _filters(status, dag_id, stuck_hours))
+    html = _template().render(
+        data=data,
+        rows=data["_rows"],
+        now=data["_now"],
+        duration=duration_text,
+        query=str(request.url.query),
+        user=getattr(user, "get_name", lambda: "")(),
+    )
+    return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+@functools.cache
+def _template() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("airflow_provider_fabric.ui", "templates"),
+        autoescape=select_autoescape(default=True),
+    )
+    return env.get_template("cases.html")
+
+
+async def _login_or_error(request: Request, exc: Exception) -> Response:
+    """Send a browser without a valid session to Airflow's login page; everything else as FastAPI would."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    assert isinstance(exc, HTTPException)
+    wants_page = request.url.path.endswith("/cases") and "/api/" not in request.url.path
+    if wants_page and exc.status_code in (401, 403) and request.method == "GET":
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
+    return await http_exception_handler(request, exc)
+
+
+def create_app() -> FastAPI:
+    """The FastAPI app the plugin mounts (no OpenAPI docs: the routes are described in our docs)."""
+    app = FastAPI(title="Fabric Genomics cases", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_api_route("/cases", cases_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/api/cases", cases_json, methods=["GET"])
+    app.add_exception_handler(HTTPException, _login_or_error)
+    return app
