@@ -17,7 +17,7 @@ Settings, in the ``[fabric_genomics]`` section of Airflow's configuration
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -41,7 +41,8 @@ PAGE_HEADERS = {
 StatusFilter = Annotated[str | None, Query(max_length=40, description="only cases in this status")]
 DagFilter = Annotated[str | None, Query(max_length=250, description="only cases of this DAG")]
 StuckFilter = Annotated[
-    float | None, Query(ge=0, le=24 * 365, description="only unfinished cases in their status this many hours")
+    float | None,
+    Query(ge=0, le=24 * 365, description="only unfinished cases in their status this many hours"),
 ]
 
 
@@ -65,7 +66,7 @@ def _days() -> float:
 
 
 def _fabric_links() -> Any:
-    """``(kind, id) -> URL`` in Fabric Enterprise, or always ``None`` when the connection has no ``ui_url``."""
+    """``(kind, id) -> URL`` in Fabric Enterprise; always ``None`` when the connection has no ``ui_url``."""
     try:
         hook = board().hook()
         if not hook.settings.ui_url:
@@ -77,17 +78,21 @@ def _fabric_links() -> Any:
     )
 
 
-def cases_data(user: Any, session: Any, filters: Filters) -> dict[str, Any]:
-    """Everything the page and the JSON show to ``user``: only cases of DAGs the user may read.
-
-    :param user: the authenticated Airflow user.
-    :param session: a session on Airflow's metadata database.
-    :param filters: the filters asked for.
-    """
+def readable_dag_ids(user: Any) -> set[str]:
+    """The DAGs ``user`` may read, as Airflow's auth manager decides."""
     from airflow.api_fastapi.app import get_auth_manager
 
-    now = datetime.now(timezone.utc)
-    dag_ids = get_auth_manager().get_authorized_dag_ids(user=user, method="GET")
+    return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+
+
+def cases_data(session: Any, dag_ids: set[str], filters: Filters) -> dict[str, Any]:
+    """Everything the page and the JSON show: only cases of ``dag_ids``, counts included.
+
+    :param session: a session on Airflow's metadata database.
+    :param dag_ids: the DAGs the user may read (:func:`readable_dag_ids`).
+    :param filters: the filters asked for.
+    """
+    now = datetime.now(UTC)
     cases = collect(session, dag_ids, since=now - timedelta(days=_days()))
     snapshot = board().lookup({case.key: case.project_id for case in cases})
     rows = build_rows(cases, snapshot, _fabric_links())
@@ -113,7 +118,9 @@ def cases_data(user: Any, session: Any, filters: Filters) -> dict[str, Any]:
 
 
 def _filters(status: str | None, dag_id: str | None, stuck_hours: float | None) -> Filters:
-    return Filters(status=(status or "").strip().upper() or None, dag_id=dag_id or None, stuck_hours=stuck_hours)
+    return Filters(
+        status=(status or "").strip().upper() or None, dag_id=dag_id or None, stuck_hours=stuck_hours
+    )
 
 
 def cases_json(
@@ -126,7 +133,7 @@ def cases_json(
     """The cases as JSON (IDs, statuses, times and links; never labels, external IDs or accessions)."""
     import json
 
-    data = cases_data(user, session, _filters(status, dag_id, stuck_hours))
+    data = cases_data(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
     body = {key: value for key, value in data.items() if not key.startswith("_")}
     return Response(json.dumps(body), media_type="application/json", headers=PAGE_HEADERS)
 
@@ -140,7 +147,7 @@ def cases_page(
     stuck_hours: StuckFilter = None,
 ) -> HTMLResponse:
     """The cases page."""
-    data = cases_data(user, session, _filters(status, dag_id, stuck_hours))
+    data = cases_data(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
     html = _template().render(
         data=data,
         rows=data["_rows"],
@@ -163,11 +170,10 @@ def _template() -> Any:
     return env.get_template("cases.html")
 
 
-async def _login_or_error(request: Request, exc: Exception) -> Response:
+async def _login_or_error(request: Request, exc: HTTPException) -> Response:
     """Send a browser without a valid session to Airflow's login page; everything else as FastAPI would."""
     from fastapi.exception_handlers import http_exception_handler
 
-    assert isinstance(exc, HTTPException)
     wants_page = request.url.path.endswith("/cases") and "/api/" not in request.url.path
     if wants_page and exc.status_code in (401, 403) and request.method == "GET":
         from airflow.api_fastapi.app import get_auth_manager
@@ -181,5 +187,5 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Fabric Genomics cases", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_api_route("/cases", cases_page, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/api/cases", cases_json, methods=["GET"])
-    app.add_exception_handler(HTTPException, _login_or_error)
+    app.add_exception_handler(HTTPException, _login_or_error)  # type: ignore[arg-type]
     return app

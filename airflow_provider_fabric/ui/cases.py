@@ -107,16 +107,15 @@ def collect(session: Any, dag_ids: Collection[str], since: datetime | None = Non
     :param since: leave out task instances that started before this (those never started are kept).
     :return: one :class:`AirflowCase` per ``(kind, ID)``, in no particular order.
     """
-    from sqlalchemy import and_, or_, select
-
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rtif
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.models.xcom import XComModel
+    from sqlalchemy import and_, or_, select
 
     if not dag_ids:
         return []
     columns = (TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.state, TI.start_date, TI.end_date)
-    recent = [TI.dag_id.in_(list(dag_ids))]
+    recent: list[Any] = [TI.dag_id.in_(list(dag_ids))]
     if since is not None:
         recent.append(or_(TI.start_date.is_(None), TI.start_date >= since))
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fabric.api.statuses import REPORT_STATUSES, normalize_status
@@ -149,6 +149,13 @@ class StatusBoard:
         counter = _Counter()
         try:
             hook = self.hook()
+            send = hook.request
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                counter.requests += 1  # every request sent, answered or not
+                return send(*args, **kwargs)
+
+            hook.request = counted  # type: ignore[method-assign]
             try:
                 self._read_reports(hook, {i for kind, i in wanted if kind == REPORT}, counter)
                 self._read_genomes(hook, {i: p for (kind, i), p in wanted.items() if kind == GENOME}, counter)
@@ -157,7 +164,7 @@ class StatusBoard:
         except Exception as err:  # any failure: keep the last known statuses and say why
             self._error = _describe(err, self.conn_id)
             return counter.requests
-        stamp = datetime.fromtimestamp(now, timezone.utc)
+        stamp = datetime.fromtimestamp(now, UTC)
         for key, obj in counter.found.items():
             self._remember(key, obj, stamp)
         self._asked = set(wanted)
@@ -178,14 +185,10 @@ class StatusBoard:
             changed_at=changed or (before.changed_at if before and before.status == status else None),
         )
 
-    def _pages(self, hook: FabricHook, path: str, params: Any, counter: _Counter) -> Iterator[list[Any]]:
-        for page in hook.pages(path, params, page_size=self.page_size):
-            counter.requests += 1
-            yield page
+    def _pages(self, hook: FabricHook, path: str, params: Any = None) -> Iterator[list[Any]]:
+        return hook.pages(path, params, page_size=self.page_size)
 
-    def _collect(
-        self, kind: str, wanted: set[int], pages: Iterable[list[Any]], counter: _Counter
-    ) -> None:
+    def _collect(self, kind: str, wanted: set[int], pages: Iterable[list[Any]], counter: _Counter) -> None:
         """Keep the wanted objects of a list; stop reading pages once every one is found."""
         for page in pages:
             for obj in page:
@@ -199,14 +202,12 @@ class StatusBoard:
         if not wanted:
             return
         for status in LISTED_REPORT_STATUSES:
-            self._collect(
-                REPORT, wanted, self._pages(hook, "/reports/", {"report_status": status}, counter), counter
-            )
+            self._collect(REPORT, wanted, self._pages(hook, "/reports/", {"report_status": status}), counter)
         missing = {i for i in wanted if (REPORT, i) not in counter.found}
         if len(missing) <= MAX_SINGLE_READS:
             self._read_each(REPORT, missing, hook.get_report, counter)
         else:
-            approved = self._pages(hook, "/reports/", {"report_status": "APPROVED"}, counter)
+            approved = self._pages(hook, "/reports/", {"report_status": "APPROVED"})
             self._collect(REPORT, missing, approved, counter)
 
     def _read_genomes(self, hook: FabricHook, wanted: Mapping[int, int | None], counter: _Counter) -> None:
@@ -217,19 +218,18 @@ class StatusBoard:
             if project is not None:
                 by_project.setdefault(project, set()).add(genome_id)
         for project, ids in sorted(by_project.items()):
-            self._collect(GENOME, ids, self._pages(hook, f"/projects/{project}/genomes", None, counter), counter)
+            self._collect(GENOME, ids, self._pages(hook, f"/projects/{project}/genomes"), counter)
         missing = {i for i in wanted if (GENOME, i) not in counter.found}
         if len(missing) <= MAX_SINGLE_READS:
             self._read_each(GENOME, missing, hook.get_genome, counter)
         else:
-            self._collect(GENOME, missing, self._pages(hook, "/genomes", None, counter), counter)
+            self._collect(GENOME, missing, self._pages(hook, "/genomes"), counter)
 
     @staticmethod
     def _read_each(kind: str, ids: set[int], read: Callable[[int], Any], counter: _Counter) -> None:
         from airflow_provider_fabric.exceptions import FabricNotFoundError
 
         for object_id in sorted(ids):
-            counter.requests += 1
             try:
                 counter.found[(kind, object_id)] = read(object_id)
             except FabricNotFoundError:
@@ -237,17 +237,17 @@ class StatusBoard:
 
 
 def _describe(err: Exception, conn_id: str) -> str:
-    """Why Fabric could not answer, without the server's text (it can quote what was sent)."""
+    """Why Fabric could not answer, in our words: a server's text could quote what was sent."""
     from airflow_provider_fabric.exceptions import FabricAuthError, FabricConfigurationError
 
     if isinstance(err, FabricAuthError):
         return f"Fabric refused the credentials of connection '{conn_id}'"
-    if isinstance(err, FabricConfigurationError):
-        return f"connection '{conn_id}' is not usable ({type(err).__name__})"
+    if isinstance(err, FabricConfigurationError) or type(err).__name__ == "AirflowNotFoundException":
+        return f"connection '{conn_id}' is not usable: {err}"
     status = getattr(err, "http_status", None)
-    return f"Fabric could not be reached through connection '{conn_id}' ({type(err).__name__}" + (
-        f", HTTP {status})" if status else ")"
-    )
+    if status:
+        return f"Fabric answered HTTP {status} through connection '{conn_id}'"
+    return f"no answer from Fabric through connection '{conn_id}' (refused, dropped or timed out)"
 
 
 def _text(value: Any) -> str | None:

@@ -133,10 +133,7 @@ def build_rows(
     for case in cases:
         seen = snapshot.seen.get(case.key)
         latest = case.latest
-        if seen is None:
-            source = UNKNOWN.lower()
-        else:
-            source = "last known" if snapshot.error else "live"
+        source = "unknown" if seen is None else "last known" if snapshot.error else "live"
         rows.append(
             Row(
                 kind=kind_label(case, seen),

@@ -70,7 +70,9 @@ def write_inputs(work: Path) -> tuple[dict, dict]:
     ]
     with (run / "manifest.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "label", "sex", "external_id", "family_id", "relationship", "affected", "test"])
+        writer.writerow(
+            ["file", "label", "sex", "external_id", "family_id", "relationship", "affected", "test"]
+        )
         for number, (name, sex, family, relationship, affected, test, fails) in enumerate(people):
             write_vcf(
                 run / f"{name}.vcf.gz",
@@ -81,8 +83,16 @@ def write_inputs(work: Path) -> tuple[dict, dict]:
                 source=FAIL_ANNOTATION_MARKER if fails else None,
             )
             writer.writerow(
-                [f"{name}.vcf.gz", f"{s['label']}-{name}", sex, f"{s['external_id']}-{name}", family,
-                 relationship, affected, test]
+                [
+                    f"{name}.vcf.gz",
+                    f"{s['label']}-{name}",
+                    sex,
+                    f"{s['external_id']}-{name}",
+                    family,
+                    relationship,
+                    affected,
+                    test,
+                ]
             )
     intake_conf = {
         "landing_url": str(work / "landing"),

@@ -35,6 +35,7 @@ ROLES = [
     {"name": "PanelLab", "resource": "Website", "action": "can_read"},
     {"name": "NoDags", "resource": "Website", "action": "can_read"},
 ]
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 #: The Fabric Enterprise web app the connection names (links only; never visited).
 UI_URL = "https://enterprise.fabric.invalid"
 
@@ -73,7 +74,7 @@ class AirflowUI:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags_examples"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+            "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__WORKERS": "1",
@@ -91,7 +92,9 @@ class AirflowUI:
         done = subprocess.run(  # noqa: S603 - our own interpreter
             [*AIRFLOW, *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
         )
-        assert done.returncode == 0, f"airflow {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, (
+            f"airflow {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
         return done.stdout
 
     def prepare(self) -> None:
@@ -107,8 +110,20 @@ class AirflowUI:
         self.airflow("roles", "import", str(roles))
         for name, role in USERS.items():
             self.airflow(
-                "users", "create", "--username", name, "--password", PASSWORD, "--role", role,
-                "--firstname", name, "--lastname", "Test", "--email", f"{name}@example.invalid",
+                "users",
+                "create",
+                "--username",
+                name,
+                "--password",
+                PASSWORD,
+                "--role",
+                role,
+                "--firstname",
+                name,
+                "--lastname",
+                "Test",
+                "--email",
+                f"{name}@example.invalid",
             )
 
     def seed(self, work: Path, timeout: float = 600) -> dict[str, Any]:
@@ -146,7 +161,9 @@ class AirflowUI:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.5)
         self.stop()
-        raise AssertionError(f"api-server did not answer in {timeout} s:\n{self.log_path.read_text()[-5000:]}")
+        raise AssertionError(
+            f"api-server did not answer in {timeout} s:\n{self.log_path.read_text()[-5000:]}"
+        )
 
     def stop(self) -> None:
         """Stop the api-server (its whole process group: it runs worker processes), bounded."""
@@ -170,7 +187,9 @@ class AirflowUI:
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
             return str(json.loads(answer.read())["access_token"])
 
-    def get(self, path: str, token: str | None = None, *, cookie: bool = False) -> tuple[int, dict[str, str], str]:
+    def get(
+        self, path: str, token: str | None = None, *, cookie: bool = False
+    ) -> tuple[int, dict[str, str], str]:
         """``GET path`` (no redirects followed) with the token as a bearer header or as the UI's cookie."""
         request = urllib.request.Request(self.url + path)  # noqa: S310 - our local server
         if token and cookie:
