@@ -41,8 +41,8 @@ PAGE_HEADERS = {
 StatusFilter = Annotated[str | None, Query(max_length=40, description="only cases in this status")]
 DagFilter = Annotated[str | None, Query(max_length=250, description="only cases of this DAG")]
 StuckFilter = Annotated[
-    float | None,
-    Query(ge=0, le=24 * 365, description="only unfinished cases in their status this many hours"),
+    str | None,
+    Query(max_length=20, description="only unfinished cases in their status at least this many hours"),
 ]
 
 
@@ -117,10 +117,17 @@ def cases_data(session: Any, dag_ids: set[str], filters: Filters) -> dict[str, A
     }
 
 
-def _filters(status: str | None, dag_id: str | None, stuck_hours: float | None) -> Filters:
-    return Filters(
-        status=(status or "").strip().upper() or None, dag_id=dag_id or None, stuck_hours=stuck_hours
-    )
+def _filters(status: str | None, dag_id: str | None, stuck_hours: str | None) -> Filters:
+    """The filters as asked; empty fields (a submitted form sends them) mean "any"."""
+    hours = None
+    if stuck_hours and stuck_hours.strip():
+        try:
+            hours = float(stuck_hours)
+        except ValueError:
+            hours = -1.0
+        if not 0 <= hours <= 24 * 365:
+            raise HTTPException(422, "stuck_hours must be a number of hours between 0 and 8760")
+    return Filters((status or "").strip().upper() or None, dag_id or None, hours)
 
 
 def cases_json(
@@ -148,15 +155,14 @@ def cases_page(
 ) -> HTMLResponse:
     """The cases page."""
     data = cases_data(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
-    html = _template().render(
-        data=data,
-        rows=data["_rows"],
-        now=data["_now"],
-        duration=duration_text,
-        query=str(request.url.query),
-        user=getattr(user, "get_name", lambda: "")(),
+    return HTMLResponse(render_page(data, str(request.url.query)), headers=PAGE_HEADERS)
+
+
+def render_page(data: dict[str, Any], query: str = "") -> str:
+    """The page's HTML for :func:`cases_data`'s answer (``query``: the filters, for the JSON link)."""
+    return _template().render(
+        data=data, rows=data["_rows"], now=data["_now"], duration=duration_text, query=query
     )
-    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 @functools.cache

@@ -60,6 +60,7 @@ class AirflowUI:
         self.conn_json = conn_json
         self.extra_env = dict(extra_env or {})
         self.server: subprocess.Popen[bytes] | None = None
+        self.seeded: dict[str, Any] = {}
         self.log_path = home / "api-server.log"
 
     @property
