@@ -6,7 +6,7 @@ on them, run with ``dag.test()`` so Airflow's DB holds what the page reads
 (task instances, XComs, rendered fields). Then, for each size, side by side:
 
 * **cold**: a new status board (as after an api-server start): the page's data
-  (:func:`~airflow_provider_fabric.ui.app.cases_data`) and its HTML render;
+  (:func:`~airflow_provider_fabric.ui.app.cases_page_for`) and its HTML render;
 * **cached**: the same page again within the cache time;
 * **refresh**: after the cache time: only statuses that can still change are asked;
 * **one GET per case**: the naive alternative, one ``GET /reports/{id}`` or
@@ -108,10 +108,10 @@ def measure(box: Any, sizes: list[int], repeat: int) -> list[list[Any]]:
         box.requests_seen(clear=True)
         started = time.perf_counter()
         with create_session() as session:
-            data = app.cases_data(session, {dag_id}, Filters())
+            data = app.cases_page_for(session, {dag_id}, Filters())
         app.render_page(data)
         seconds = time.perf_counter() - started
-        return seconds, data["fabric"]["requests"], len(box.requests_seen()), data["total"]
+        return seconds, data.snapshot.requests, len(box.requests_seen()), data.total
 
     rows = []
     for n in sizes:

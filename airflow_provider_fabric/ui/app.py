@@ -17,6 +17,7 @@ Settings, in the ``[fabric_genomics]`` section of Airflow's configuration
 from __future__ import annotations
 
 import functools
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -27,8 +28,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from airflow_provider_fabric.api.settings import DEFAULT_CONN_ID
 from airflow_provider_fabric.ui.cases import GENOME, collect
-from airflow_provider_fabric.ui.statuses import StatusBoard
-from airflow_provider_fabric.ui.view import Filters, build_rows, duration_text, select
+from airflow_provider_fabric.ui.statuses import Snapshot, StatusBoard
+from airflow_provider_fabric.ui.view import Filters, Row, build_rows, duration_text, select
 
 SECTION = "fabric_genomics"
 PAGE_HEADERS = {
@@ -85,7 +86,51 @@ def readable_dag_ids(user: Any) -> set[str]:
     return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
 
 
-def cases_data(session: Any, dag_ids: set[str], filters: Filters) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CasesPage:
+    """What one user is shown: the rows the filters kept, and what is known about them.
+
+    :param now: when the page was made.
+    :param rows: the rows shown, what needs a person first.
+    :param total: every case the user may see, before filtering.
+    :param statuses: the statuses among those cases (the status filter's choices).
+    :param dag_ids: their DAGs (the DAG filter's choices).
+    :param filters: the filters applied.
+    :param snapshot: what Fabric said, and how fresh it is.
+    :param board: the status board it came from (connection, cache time).
+    """
+
+    now: datetime
+    rows: list[Row]
+    total: int
+    statuses: list[str]
+    dag_ids: list[str]
+    filters: Filters
+    snapshot: Snapshot
+    board: StatusBoard
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON endpoint's answer."""
+        refreshed = self.snapshot.refreshed_at
+        return {
+            "generated_at": self.now.isoformat(),
+            "fabric": {
+                "connection": self.board.conn_id,
+                "refreshed_at": refreshed.isoformat() if refreshed else None,
+                "cache_seconds": self.board.ttl,
+                "error": self.snapshot.error,
+                "requests": self.snapshot.requests,
+            },
+            "filters": asdict(self.filters),
+            "total": self.total,
+            "count": len(self.rows),
+            "statuses": self.statuses,
+            "dag_ids": self.dag_ids,
+            "cases": [row.as_json(self.now) for row in self.rows],
+        }
+
+
+def cases_page_for(session: Any, dag_ids: set[str], filters: Filters) -> CasesPage:
     """Everything the page and the JSON show: only cases of ``dag_ids``, counts included.
 
     :param session: a session on Airflow's metadata database.
@@ -94,27 +139,19 @@ def cases_data(session: Any, dag_ids: set[str], filters: Filters) -> dict[str, A
     """
     now = datetime.now(UTC)
     cases = collect(session, dag_ids, since=now - timedelta(days=_days()))
-    snapshot = board().lookup({case.key: case.project_id for case in cases})
+    status_board = board()
+    snapshot = status_board.lookup({case.key: case.project_id for case in cases})
     rows = build_rows(cases, snapshot, _fabric_links())
-    shown = select(rows, filters, now)
-    return {
-        "generated_at": now.isoformat(),
-        "fabric": {
-            "connection": board().conn_id,
-            "refreshed_at": snapshot.refreshed_at.isoformat() if snapshot.refreshed_at else None,
-            "cache_seconds": board().ttl,
-            "error": snapshot.error,
-            "requests": snapshot.requests,
-        },
-        "filters": {"status": filters.status, "dag_id": filters.dag_id, "stuck_hours": filters.stuck_hours},
-        "total": len(rows),
-        "count": len(shown),
-        "statuses": sorted({row.status for row in rows}),
-        "dag_ids": sorted({row.dag_id for row in rows}),
-        "cases": [row.as_json(now) for row in shown],
-        "_rows": shown,
-        "_now": now,
-    }
+    return CasesPage(
+        now=now,
+        rows=select(rows, filters, now),
+        total=len(rows),
+        statuses=sorted({row.status for row in rows}),
+        dag_ids=sorted({row.dag_id for row in rows}),
+        filters=filters,
+        snapshot=snapshot,
+        board=status_board,
+    )
 
 
 def _filters(status: str | None, dag_id: str | None, stuck_hours: str | None) -> Filters:
@@ -140,9 +177,8 @@ def cases_json(
     """The cases as JSON (IDs, statuses, times and links; never labels, external IDs or accessions)."""
     import json
 
-    data = cases_data(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
-    body = {key: value for key, value in data.items() if not key.startswith("_")}
-    return Response(json.dumps(body), media_type="application/json", headers=PAGE_HEADERS)
+    page = cases_page_for(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
+    return Response(json.dumps(page.as_json()), media_type="application/json", headers=PAGE_HEADERS)
 
 
 def cases_page(
@@ -154,15 +190,13 @@ def cases_page(
     stuck_hours: StuckFilter = None,
 ) -> HTMLResponse:
     """The cases page."""
-    data = cases_data(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
-    return HTMLResponse(render_page(data, str(request.url.query)), headers=PAGE_HEADERS)
+    page = cases_page_for(session, readable_dag_ids(user), _filters(status, dag_id, stuck_hours))
+    return HTMLResponse(render_page(page, str(request.url.query)), headers=PAGE_HEADERS)
 
 
-def render_page(data: dict[str, Any], query: str = "") -> str:
-    """The page's HTML for :func:`cases_data`'s answer (``query``: the filters, for the JSON link)."""
-    return _template().render(
-        data=data, rows=data["_rows"], now=data["_now"], duration=duration_text, query=query
-    )
+def render_page(page: CasesPage, query: str = "") -> str:
+    """The page's HTML (``query``: the filters asked for, repeated in the JSON link)."""
+    return _template().render(page=page, duration=duration_text, query=query)
 
 
 @functools.cache
