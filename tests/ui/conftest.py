@@ -1,5 +1,7 @@
 """One real Airflow for the UI tests: the example DAGs run against a sandbox, users, the api-server.
 
+The sandbox counts time in looks (``looks=2``), so the runs end the same way on
+any machine, in final statuses that looking at them again does not change.
 Built once per session (about two minutes: DB migration, two DAG runs, users,
 api-server start) and stopped at the end. ``cases_cache_seconds=0``: every
 request reads Fabric again, so what a test does to the sandbox shows at once.
@@ -19,9 +21,8 @@ from uisupport import UI_URL, AirflowUI
 def ui_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
-    with SandboxProcess(
-        tmp_path_factory.mktemp("ui-sandbox"), annotation_seconds=1.0, report_seconds=0.5
-    ) as sandbox:
+    # Time in looks: every sensor's second look finds its object done, on any machine.
+    with SandboxProcess(tmp_path_factory.mktemp("ui-sandbox"), looks=2) as sandbox:
         yield sandbox
 
 

@@ -83,7 +83,7 @@ class AirflowUI:
             "AIRFLOW__API__SECRET_KEY": "ui-tests-secret-key",
             "AIRFLOW__FAB__SESSION_BACKEND": "securecookie",
             "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT": self.conn_json,
-            "FABRIC_EXAMPLE_POKE_INTERVAL": "0.5",
+            "FABRIC_EXAMPLE_POKE_INTERVAL": "0.2",
             "FABRIC_EXAMPLE_RETRY_DELAY": "1",
             **self.extra_env,
         }
