@@ -18,6 +18,8 @@ import pytest
 from seed_runs import SENTINELS
 from uisupport import PASSWORD, UI_URL
 
+# The first test may also build the session's Airflow (DB, DAG runs, users, api-server).
+pytestmark = pytest.mark.timeout(900)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
