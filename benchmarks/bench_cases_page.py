@@ -22,6 +22,7 @@ row, not across machines. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def make_objects(sizes: list[int], vcf: Path) -> dict[int, tuple[list[int], list
     from airflow_provider_fabric.hooks.fabric import FabricHook
     from airflow_provider_fabric.testing.vcfgen import write_vcf
 
+    logging.getLogger("airflow_provider_fabric").setLevel(logging.WARNING)  # one upload line per genome
     write_vcf(vcf, 20, sample="BENCH")
     hook = FabricHook()
     project = int(hook.create_project("bench cases")["id"])
