@@ -83,7 +83,7 @@ def run_dags(made: dict[int, tuple[list[int], list[int]]], dags: Path) -> None:
     for n, (genomes, reports) in made.items():
         (dags / f"bench_cases_{n}.py").write_text(DAG_TEMPLATE.format(n=n, genomes=genomes, reports=reports))
     code = (
-        "import sys; from airflow.dag_processing.dagbag import DagBag; bag = DagBag(sys.argv[1]); "
+        "import sys; from airflow_provider_fabric.testing.dagbag import dag_bag; bag = dag_bag(sys.argv[1]); "
         "assert not bag.import_errors, bag.import_errors; "
         "[print(d, bag.get_dag(d).test().state) for d in sys.argv[2:]]"
     )

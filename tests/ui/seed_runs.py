@@ -105,10 +105,10 @@ def write_inputs(work: Path) -> tuple[dict, dict]:
 def main(work: Path) -> int:
     from datetime import datetime
 
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_fabric.testing.dagbag import dag_bag
 
     panel_conf, intake_conf = write_inputs(work)
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Starlette.*", category=UserWarning)
