@@ -28,7 +28,10 @@ def dag_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
     process = SandboxProcess(
-        tmp_path_factory.mktemp("dag-sandbox"), annotation_seconds=2.0, report_seconds=1.0
+        tmp_path_factory.mktemp("dag-sandbox"),
+        annotation_seconds=2.0,
+        report_seconds=1.0,
+        record_requests=True,  # re-run tests read what each run sent
     )
     with process, pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV, process.conn_json())
