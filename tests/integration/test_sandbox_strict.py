@@ -149,3 +149,88 @@ def test_panels_and_assay_types_come_from_the_catalogue(api: Api, project: dict[
     assert api("GET", "/assay_types/4242").status_code == 404
     (panel,) = api.ok("GET", "/panels/", params={"test_code": "HC-101"})["objects"]
     assert (panel["id"], panel["assay_type_id"]) == (101, 1)
+
+
+# -- the operators against it: compare first, read back, never twice ------------------------------------
+
+
+def writes(sandbox: Any) -> list[str]:
+    return [r["method"] for r in sandbox.requests_seen() if r["method"] in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def test_statuses_set_twice_are_sent_once(
+    sandbox: Any, api: Api, report: dict[str, Any], tmp_path: Path
+) -> None:
+    from tisupport import RecordingTI
+
+    from airflow_provider_fabric.operators.variants import (
+        FabricSetVariantStatusesOperator,
+        FabricUpdateVariantOperator,
+    )
+
+    source = tmp_path / "confirmed.vcf"
+    source.write_text(VENDOR_EXAMPLE)
+    set_statuses = FabricSetVariantStatusesOperator(task_id="set", report_id=report["id"], source=source)
+    primary = FabricUpdateVariantOperator(
+        task_id="primary",
+        report_id=report["id"],
+        variant={"chrom": "7", "pos": 87160618, "ref": "A", "alt": "C"},
+        to_report="SECONDARY_FINDING",  # variant 1 starts as a primary finding
+    )
+    sandbox.requests_seen(clear=True)
+    assert set_statuses.execute({"ti": RecordingTI()})["changed"] == 1
+    assert primary.execute({"ti": RecordingTI()})["changed"] is True
+    assert writes(sandbox) == ["PUT", "PATCH"]
+    assert set_statuses.execute({"ti": RecordingTI()})["changed"] == 0
+    assert primary.execute({"ti": RecordingTI()})["changed"] is False
+    assert writes(sandbox) == ["PUT", "PATCH"], "the second time, nothing was sent"
+    first = variants(api, report["id"])[0]
+    assert (first["status"], first["to_report"]) == ("CONFIRMED", "SECONDARY_FINDING")
+
+
+def test_a_lost_qc_answer_leaves_one_entry(sandbox: Any, api: Api, report: dict[str, Any]) -> None:
+    from tisupport import RecordingTI
+
+    from airflow_provider_fabric.operators.reports import FabricPostQcDataOperator
+
+    path = f"/reports/{report['id']}/qc_data"
+    sandbox.set_faults(methods=["POST"], paths=[f"{path}$"], script=[{"kind": "drop", "phase": "after"}])
+    op = FabricPostQcDataOperator(task_id="qc", report_id=report["id"], qc_data={"Total Reads": 1000})
+    op.execute({"ti": RecordingTI()})  # the server stored the entry; its answer was lost
+    assert sandbox.faults()["script_left"] == []
+    op.execute({"ti": RecordingTI()})  # a re-run finds it
+    assert [entry["data"] for entry in api.ok("GET", path)["objects"]] == [{"Total Reads": 1000}]
+
+
+def test_other_values_for_an_approved_report_fail_before_anything_is_sent(
+    sandbox: Any, api: Api, report: dict[str, Any]
+) -> None:
+    from tisupport import RecordingTI
+
+    from airflow_provider_fabric.exceptions import FabricConflictError, FabricInputError
+    from airflow_provider_fabric.operators.reports import (
+        FabricPostPatientFieldsOperator,
+        FabricPostQcDataOperator,
+    )
+
+    fields = {"First Name": "Synthetic", "Patient DOB": "1990-01-01"}
+    FabricPostPatientFieldsOperator(task_id="pf", report_id=report["id"], fields=fields).execute(
+        {"ti": RecordingTI()}
+    )
+    patch = [{"op": "replace", "path": "/status", "value": "APPROVED"}]
+    api.ok("PATCH", f"/reports/{report['id']}/update_status/", data=json.dumps(patch))
+    sandbox.requests_seen(clear=True)
+    FabricPostPatientFieldsOperator(task_id="pf", report_id=report["id"], fields=fields).execute(
+        {"ti": RecordingTI()}
+    )
+    changed = {**fields, "Patient DOB": "1990-01-02"}
+    with pytest.raises(FabricConflictError, match=r"fields: Patient DOB\)") as info:
+        FabricPostPatientFieldsOperator(task_id="pf", report_id=report["id"], fields=changed).execute(
+            {"ti": RecordingTI()}
+        )
+    assert "1990" not in str(info.value)
+    with pytest.raises(FabricInputError, match="mean_coverage are not defined by assay type 1"):
+        FabricPostQcDataOperator(task_id="qc", report_id=report["id"], qc_data={"mean_coverage": 1}).execute(
+            {"ti": RecordingTI()}
+        )
+    assert writes(sandbox) == []
