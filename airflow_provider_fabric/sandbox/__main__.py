@@ -27,6 +27,7 @@ annotation failure:
 admin endpoints (sandbox only, need a valid user):
   GET|PUT|DELETE /_sandbox/faults   fault settings (JSON fields = the --fault-* options)
   GET /_sandbox/state               all projects, genomes and reports with computed statuses
+  GET|POST /_sandbox/clock          the server's time; POST {{"advance_seconds": S}} moves it on
   GET|DELETE /_sandbox/requests     raw request lines, only with --record-requests
 
 on start the HTTPS URL, CA path and pid are printed as one JSON line and written to
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca-out", type=Path, help="also copy the CA certificate to this path")
     p.add_argument("--annotation-seconds", type=float, help="upload to ANNOTATED (default 2)")
     p.add_argument("--report-seconds", type=float, help="annotated to READY TO REVIEW (default 2)")
+    p.add_argument(
+        "--looks",
+        type=int,
+        help="count time in looks, not seconds: annotated at a genome's Nth GET, a report ready at its "
+        "Nth GET once its genomes are annotated (for tests that must not depend on machine speed)",
+    )
     p.add_argument("--timezone", help="zone of timestamps (default America/Los_Angeles; EU server: GMT)")
     p.add_argument("--record-requests", action="store_true", default=None, help="keep raw request lines")
     p.add_argument("--seed", type=int, help="seed of the fault dice (default 0)")
@@ -112,6 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         ca_out=Path(ca_out).resolve() if ca_out else None,
         annotation_seconds=float(pick("annotation_seconds", 2.0)),
         report_seconds=float(pick("report_seconds", 2.0)),
+        looks=int(pick("looks", 0)),
         timezone=pick("timezone", "America/Los_Angeles"),
         record_requests=bool(pick("record_requests", False)),
         faults=FaultConfig.from_dict(fault_data),

@@ -7,6 +7,8 @@ need a valid API user:
 * ``PUT /_sandbox/faults`` — replace the fault settings (JSON, fields of :class:`.faults.FaultConfig`).
 * ``DELETE /_sandbox/faults`` — no faults.
 * ``GET /_sandbox/state`` — every project, genome and report (with computed statuses) and counts.
+* ``GET /_sandbox/clock`` / ``POST`` — the server's time and offset; ``{"advance_seconds": S}``
+  moves time on by ``S`` seconds (statuses, timestamps), for tests of long waits without waiting.
 * ``GET /_sandbox/requests`` / ``DELETE`` — raw request lines (method and full URL with query
   string) recorded in memory; only when started with ``--record-requests``, else 404.
 """
@@ -103,6 +105,29 @@ def state(request: Request) -> dict[str, Any]:
     }
     result["counts"] = {key: len(value) for key, value in result.items()}
     return result
+
+
+def _clock_view(request: Request) -> dict[str, Any]:
+    clock = ctx(request).clock
+    return {"now": clock.stamp(clock.now()), "offset_seconds": clock.offset, "looks": clock.looks}
+
+
+@add_route(router, "/_sandbox/clock", ["GET"])
+def get_clock(request: Request) -> dict[str, Any]:
+    return _clock_view(request)
+
+
+@add_route(router, "/_sandbox/clock", ["POST"])
+async def advance_clock(request: Request) -> dict[str, Any]:
+    body = require_object(await read_body(request), "the clock change")
+    try:
+        seconds = float(body.get("advance_seconds", 0))
+    except (TypeError, ValueError) as err:
+        raise ApiError(422, "advance_seconds must be a number") from err
+    if seconds < 0:
+        raise ApiError(422, "advance_seconds must not be negative: the sandbox's time never goes back")
+    ctx(request).clock.offset += seconds
+    return _clock_view(request)
 
 
 @add_route(router, "/_sandbox/requests", ["GET", "DELETE"])

@@ -4,7 +4,12 @@ A :class:`FaultConfig` gives rates (0..1) of 429 (with ``Retry-After``),
 500, 502 and 503 answers and of dropped connections (the TCP connection is
 closed with no HTTP answer), plus added latency. ``script`` is a list of
 faults handed out, in order, to the next matching requests before any rate
-applies — the deterministic way to say "fail the next two uploads".
+applies — the deterministic way to say "fail the next two uploads". An entry
+is a kind (``"503"``) or an object ``{"kind", "phase", "method", "path"}``
+whose optional ``method`` and ``path`` (a regular expression searched in the
+URL path) say which request it waits for: ``{"kind": "drop", "phase":
+"after", "method": "PUT", "path": "/genomes$"}`` drops the answer to the next
+upload, whatever comes before it.
 
 ``phase`` decides when a fault hits: ``before`` the request is processed
 (nothing happens server side) or ``after`` it (the object is created, the
@@ -69,12 +74,25 @@ class FaultConfig:
             kind, phase = _script_item(item, self.phase)
             if kind not in KINDS or phase not in PHASES:
                 raise ValueError(f"bad script entry {item!r}: kind in {KINDS}, phase in {PHASES}")
+            if isinstance(item, dict):
+                unknown = set(item) - {"kind", "phase", "method", "path"}
+                if unknown:
+                    raise ValueError(f"bad script entry {item!r}: unknown keys {sorted(unknown)}")
+                re.compile(str(item.get("path") or ""))
 
 
 def _script_item(item: Any, default_phase: str) -> tuple[str, str]:
     if isinstance(item, dict):
         return str(item.get("kind")), str(item.get("phase", default_phase))
     return str(item), default_phase
+
+
+def _script_matches(item: Any, method: str, path: str) -> bool:
+    """Whether a scripted fault waits for this request (entries without method/path take any)."""
+    if not isinstance(item, dict):
+        return True
+    wanted_method = str(item.get("method") or method).upper()
+    return wanted_method == method.upper() and re.search(str(item.get("path") or ""), path) is not None
 
 
 @dataclass(frozen=True)
@@ -123,8 +141,11 @@ class FaultInjector:
             self.stats["matched"] += 1
             kind: str | None = None
             phase = config.phase
-            if self._script:
-                kind, phase = _script_item(self._script.pop(0), config.phase)
+            waiting = next(
+                (i for i, item in enumerate(self._script) if _script_matches(item, method, path)), None
+            )
+            if waiting is not None:
+                kind, phase = _script_item(self._script.pop(waiting), config.phase)
             else:
                 roll = self._random.random()
                 threshold = 0.0

@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from .common import ApiError, Context, Params, add_route, ctx, page, read_body, require_object, user
 from .lifecycle import FAIL_ANNOTATION_MARKER, genome_status
+from .looks import look_at_genomes
 
 router = APIRouter()
 
@@ -42,7 +43,7 @@ def project_view(c: Context, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def genome_view(c: Context, row: dict[str, Any], now: float) -> dict[str, Any]:
-    status, description = genome_status(row, now)
+    status, description = genome_status(row, c.clock, now)
     return {
         "id": row["id"],
         "genome_id": row["id"],
@@ -121,8 +122,10 @@ def _genome_list(request: Request, project_id: int | None) -> dict[str, Any]:
     if external_id is not None:
         sql += " AND external_id = ?"
         args.append(external_id)
-    rows, now = c.store.all(sql + " ORDER BY id", args), c.clock.now()
-    return {"objects": page([genome_view(c, row, now) for row in rows], params)}
+    rows = page(c.store.all(sql + " ORDER BY id", args), params)
+    look_at_genomes(c, rows)
+    now = c.clock.now()
+    return {"objects": [genome_view(c, row, now) for row in rows]}
 
 
 @add_route(router, "/projects/{project_id}/genomes", ["GET"])
@@ -138,7 +141,9 @@ def list_genomes(request: Request) -> dict[str, Any]:
 @add_route(router, "/genomes/{genome_id}", ["GET"])
 def get_genome(request: Request, genome_id: int) -> dict[str, Any]:
     c = ctx(request)
-    return genome_view(c, get_genome_row(c, user(request).workspace_id, genome_id), c.clock.now())
+    row = get_genome_row(c, user(request).workspace_id, genome_id)
+    look_at_genomes(c, [row])
+    return genome_view(c, row, c.clock.now())
 
 
 @add_route(router, "/projects/{project_id}/genomes/{genome_id}", ["GET"])
@@ -147,6 +152,7 @@ def get_project_genome(request: Request, project_id: int, genome_id: int) -> dic
     row = get_genome_row(c, user(request).workspace_id, genome_id)
     if row["project_id"] != project_id:
         raise ApiError(404, f"genome {genome_id} not found in project {project_id}")
+    look_at_genomes(c, [row])
     return genome_view(c, row, c.clock.now())
 
 
@@ -307,6 +313,7 @@ async def upload_genome(request: Request, project_id: int) -> dict[str, Any]:
         "bam_file": meta["bam_file"],
         "created_at": now,
         "annotated_at": now + c.clock.annotation_seconds,
+        "looks": 0,
         **scanned,
     }
     genome_id = c.store.insert("genomes", values)

@@ -43,6 +43,8 @@ class SandboxProcess:
     :param secret: its secret (random when ``None``).
     :param annotation_seconds: upload to ``ANNOTATED``.
     :param report_seconds: annotated to ``READY TO REVIEW``.
+    :param looks: count time in looks instead of seconds (``--looks``): a genome is annotated at its
+        Nth look, a report ready at its Nth look once its genomes are; ``0`` uses the seconds.
     :param http_port: also serve the plain-HTTP 302 redirector (``0`` picks a free port).
     :param record_requests: keep raw request lines for ``requests_seen()``.
     :param extra_users: more ``LOGIN:SECRET[:FLAGS]`` specs, e.g. ``"nokey:pw:noaccess"``.
@@ -60,6 +62,7 @@ class SandboxProcess:
         secret: str | None = None,
         annotation_seconds: float = 0.5,
         report_seconds: float = 0.5,
+        looks: int = 0,
         http_port: int | None = None,
         record_requests: bool = False,
         extra_users: Sequence[str] = (),
@@ -72,6 +75,7 @@ class SandboxProcess:
         self.secret = secret or secrets.token_urlsafe(16)
         self.annotation_seconds = annotation_seconds
         self.report_seconds = report_seconds
+        self.looks = looks
         self.http_port = http_port
         self.record_requests = record_requests
         self.extra_users = list(extra_users)
@@ -97,6 +101,8 @@ class SandboxProcess:
         cmd += ["--port", str(self.port), "--config", str(self.users_file)]
         cmd += ["--annotation-seconds", str(self.annotation_seconds)]
         cmd += ["--report-seconds", str(self.report_seconds)]
+        if self.looks:
+            cmd += ["--looks", str(self.looks)]
         if self.http_port is not None:
             cmd += ["--http-port", str(self.http_port)]
         if self.record_requests:
@@ -352,6 +358,14 @@ class SandboxProcess:
     def state(self) -> dict[str, Any]:
         """Every project, genome and report of the test user's workspace, with counts."""
         return self.admin("GET", "/_sandbox/state")
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the sandbox's time on by ``seconds`` (statuses and timestamps), without waiting.
+
+        :return: ``now`` (a server timestamp), ``offset_seconds`` and ``looks``.
+        :raises SandboxError: a negative or non-numeric value (HTTP 422).
+        """
+        return self.admin("POST", "/_sandbox/clock", {"advance_seconds": seconds})
 
     def requests_seen(self, clear: bool = False) -> list[dict[str, str]]:
         """Raw request lines (method, URL with query) — needs ``record_requests=True``.

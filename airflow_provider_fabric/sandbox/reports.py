@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from . import catalogue
 from .common import ApiError, Context, Params, add_route, as_int, ctx, page, read_body, require_object, user
 from .lifecycle import SETTABLE_REPORT_STATUSES, report_genome_ids, report_status
+from .looks import look_at_reports
 from .pdf import render_pdf
 from .store import dumps
 from .variants import reviewed_count, variants_summary
@@ -274,22 +275,25 @@ def list_reports(request: Request) -> dict[str, Any]:
             and (not genome_name or any(genome_name in g["label"].lower() for g in named))
         )
 
-    result = [view for view, row in zip(views, rows, strict=True) if keep(view, row)]
+    kept = [(view, row) for view, row in zip(views, rows, strict=True) if keep(view, row)]
     order = params.get("order_by")
     if order:
         key = order.lstrip("-")
         field = {"run_date": "id", "report_type": "report_type", "report_status": "status"}.get(key)
         if field is None:
             raise ApiError(400, "order_by must be run_date, report_type or report_status")
-        result.sort(key=lambda view: view[field], reverse=order.startswith("-"))
-    return {"objects": page(result, params)}
+        kept.sort(key=lambda pair: pair[0][field], reverse=order.startswith("-"))
+    returned = [row for _, row in page(kept, params)]
+    look_at_reports(c, returned, genomes)
+    return {"objects": [report_view(c, row, genomes) for row in returned]}
 
 
 @add_route(router, "/reports/{report_id}", ["GET"])
 def get_report(request: Request, report_id: int) -> dict[str, Any]:
     c, params, me = ctx(request), Params(request), user(request)
-    row = get_report_row(c, me.workspace_id, report_id)
-    return report_view(c, row, genomes_by_id(c, me.workspace_id), extended=params.flag("extended"))
+    row, genomes = get_report_row(c, me.workspace_id, report_id), genomes_by_id(c, me.workspace_id)
+    look_at_reports(c, [row], genomes)
+    return report_view(c, row, genomes, extended=params.flag("extended"))
 
 
 @add_route(router, "/reports/{report_id}", ["PUT"])
@@ -311,7 +315,9 @@ async def update_report(request: Request, report_id: int) -> dict[str, Any]:
             body = {**current, **{k: v for k, v in body.items() if k in current}}
         proband_genome, members = _members(body, row["report_type"])
         _check_genomes(c, me.workspace_id, members)
-        changes.update(proband_genome_id=proband_genome, members=dumps(members), attached_at=c.clock.now())
+        changes.update(
+            proband_genome_id=proband_genome, members=dumps(members), attached_at=c.clock.now(), looks=0
+        )
     if "filter_id" in body:
         changes["filter_id"] = _filter_id(body)
     if "accession_id" in body:

@@ -37,6 +37,7 @@ class Settings:
     ca_out: Path | None = None
     annotation_seconds: float = 2.0
     report_seconds: float = 2.0
+    looks: int = 0
     timezone: str = "America/Los_Angeles"
     record_requests: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
@@ -115,7 +116,7 @@ def serve(settings: Settings) -> int:
         shutil.copyfile(tls.ca_cert, settings.ca_out)
         ca_path = settings.ca_out
     store = Store(data_dir)
-    clock = Clock(settings.annotation_seconds, settings.report_seconds, settings.timezone)
+    clock = Clock(settings.annotation_seconds, settings.report_seconds, settings.timezone, settings.looks)
     app = create_app(store, clock, settings.users, settings.faults, settings.record_requests)
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]

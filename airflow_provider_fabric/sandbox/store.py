@@ -26,13 +26,14 @@ CREATE TABLE IF NOT EXISTS genomes (
     label TEXT NOT NULL, sex TEXT NOT NULL, external_id TEXT, assembly_version TEXT NOT NULL,
     format TEXT NOT NULL, checksum TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL,
     sample_count INTEGER NOT NULL, record_count INTEGER NOT NULL, fail_annotation INTEGER NOT NULL,
-    bam_file TEXT, created_at REAL NOT NULL, annotated_at REAL NOT NULL);
+    bam_file TEXT, created_at REAL NOT NULL, annotated_at REAL NOT NULL, looks INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id INTEGER NOT NULL, project_id INTEGER,
     report_type TEXT NOT NULL, panel_id INTEGER, filter_id INTEGER, accession_id TEXT,
     assay_type_id INTEGER, proband_genome_id INTEGER, members TEXT NOT NULL, options TEXT NOT NULL,
     patient_fields TEXT NOT NULL DEFAULT '{}', created_by TEXT, created_at REAL NOT NULL,
-    attached_at REAL, status_override TEXT, status_set_at REAL, approved_at REAL);
+    attached_at REAL, status_override TEXT, status_set_at REAL, approved_at REAL,
+    looks INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS qc_data (
     id INTEGER PRIMARY KEY AUTOINCREMENT, report_id INTEGER NOT NULL, data TEXT NOT NULL,
     created_by TEXT, created_at REAL NOT NULL);
@@ -43,6 +44,11 @@ CREATE TABLE IF NOT EXISTS variant_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, report_id INTEGER NOT NULL, rvid INTEGER NOT NULL,
     field TEXT NOT NULL, old_value TEXT, new_value TEXT, user TEXT, at REAL NOT NULL);
 """
+#: Columns added after the first release: (table, column, definition), added to older data directories.
+ADDED_COLUMNS = (
+    ("genomes", "looks", "INTEGER NOT NULL DEFAULT 0"),
+    ("reports", "looks", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 class Store:
@@ -58,6 +64,10 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def all(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:

@@ -21,19 +21,19 @@ assert os.environ["AIRFLOW__CORE__DAGS_FOLDER"] == str(DAGS_FOLDER)
 def dag_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real ``fabric-sandbox`` over HTTPS; the default connection points at it.
 
-    Annotation takes 2 s: long enough that an annotation sensor, which starts right after the
-    upload, always finds the genome still annotating (so deferrable mode really defers), short
-    enough for a fast suite.
+    Time runs in looks, not seconds (``looks=2``): a sensor's first look always finds the genome
+    annotating or the report processing, and its second look finds it done, on any machine. So a
+    deferrable sensor always defers, a poke-mode sensor always pokes twice, and no test waits for
+    a wall clock.
     """
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
     process = SandboxProcess(
         tmp_path_factory.mktemp("dag-sandbox"),
-        annotation_seconds=2.0,
-        report_seconds=1.0,
+        looks=2,
         record_requests=True,  # re-run tests read what each run sent
     )
     with process, pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV, process.conn_json())
-        patch.setenv(POKE_ENV, "0.5")
+        patch.setenv(POKE_ENV, "0.2")
         yield process

@@ -22,8 +22,12 @@ TRIGGER_LOGGER = "airflow_provider_fabric.triggers.fabric"  # trigger status lin
 
 
 def sentinel(what: str, deferrable: bool) -> str:
-    """A PHI stand-in that must never reach a log line."""
-    return f"PHISENTINEL{what}{'D' if deferrable else 'P'}"
+    """A PHI stand-in that must never reach a log line.
+
+    The mode comes first, so no other test's sentinel (``PHISENTINELLABEL``...) is a part of this one:
+    Airflow's secrets masker is process-wide and masks every part of a value it was given.
+    """
+    return f"PHISENTINEL{'D' if deferrable else 'P'}{what}"
 
 
 def all_sentinels(deferrable: bool) -> list[str]:

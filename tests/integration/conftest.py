@@ -68,11 +68,14 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """The sandbox (fast clocks, plain-HTTP redirector, request recording, a no-access key)."""
+    """The sandbox (time in looks, plain-HTTP redirector, request recording, a no-access key).
+
+    Statuses advance per look (``looks=2``), never with the wall clock: a genome is annotated at
+    its second look, a report ready at its second look once its genomes are annotated.
+    """
     process = SandboxProcess(
         tmp_path_factory.mktemp("sandbox"),
-        annotation_seconds=0.4,
-        report_seconds=0.4,
+        looks=2,
         http_port=0,
         record_requests=True,
         extra_users=[f"{NOACCESS_LOGIN}:{NOACCESS_SECRET}:noaccess"],

@@ -30,22 +30,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def rel_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real fabric-sandbox: fast clocks, request recording, the plain-HTTP redirector.
+    """A real fabric-sandbox: time in looks, request recording, the plain-HTTP redirector.
 
-    The default connection points at it with fast retry waits; example DAG sensors poke every 0.3 s.
+    Statuses advance per look (``looks=2``): a sensor's first look always finds the object still
+    running (a deferrable sensor always defers), its second finds it done, whatever the machine's
+    speed. The default connection points at it with fast retry waits; example DAG sensors poke
+    every 0.2 s.
     """
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
     process = SandboxProcess(
         tmp_path_factory.mktemp("rel-sandbox"),
-        annotation_seconds=0.3,
-        report_seconds=0.3,
+        looks=2,
         http_port=0,
         record_requests=True,
     )
     with process, pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV, conn_json(process))
-        patch.setenv(POKE_ENV, "0.3")
+        patch.setenv(POKE_ENV, "0.2")
         yield process
 
 
