@@ -130,9 +130,9 @@ def run_dag_here(dag_id: str, conf: dict[str, Any], result_path: Path, logical_d
     """Child process: ``dag.test()`` one DAG from the configured dags folder; write its task states."""
     from datetime import datetime
 
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_fabric.testing.dagbag import dag_bag
 
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         result_path.write_text(json.dumps({"state": "import_error", "errors": bag.import_errors}))
         return 1

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 echo "== environment (.venv)"
-EXTRAS=test scripts/bootstrap.sh
+scripts/bootstrap.sh
 
 AIRFLOW_HOME="$(mktemp -d -t fabric-demo-airflow-XXXXXX)"
 export AIRFLOW_HOME

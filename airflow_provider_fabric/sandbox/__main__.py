@@ -26,6 +26,7 @@ annotation failure:
 
 admin endpoints (sandbox only, need a valid user):
   GET|PUT|DELETE /_sandbox/faults   fault settings (JSON fields = the --fault-* options)
+  POST /_sandbox/faults/release     let requests held by a scripted "hold" fault go on
   GET /_sandbox/state               all projects, genomes and reports with computed statuses
   GET|POST /_sandbox/clock          the server's time; POST {{"advance_seconds": S}} moves it on
   GET|DELETE /_sandbox/requests     raw request lines, only with --record-requests

@@ -6,6 +6,7 @@ need a valid API user:
 * ``GET /_sandbox/faults`` — current fault settings, scripted faults left, counters.
 * ``PUT /_sandbox/faults`` — replace the fault settings (JSON, fields of :class:`.faults.FaultConfig`).
 * ``DELETE /_sandbox/faults`` — no faults.
+* ``POST /_sandbox/faults/release`` — let every request held by a scripted ``hold`` go on.
 * ``GET /_sandbox/state`` — every project, genome and report (with computed statuses) and counts.
 * ``GET /_sandbox/clock`` / ``POST`` — the server's time and offset; ``{"advance_seconds": S}``
   moves time on by ``S`` seconds (statuses, timestamps), for tests of long waits without waiting.
@@ -89,6 +90,11 @@ def clear_faults(request: Request) -> dict[str, Any]:
     c = ctx(request)
     c.faults.configure(FaultConfig())
     return c.faults.describe()
+
+
+@add_route(router, "/_sandbox/faults/release", ["POST"])
+def release_held(request: Request) -> dict[str, Any]:
+    return {"released": ctx(request).faults.release()}
 
 
 @add_route(router, "/_sandbox/state", ["GET"])

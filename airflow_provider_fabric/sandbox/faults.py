@@ -11,6 +11,15 @@ URL path) say which request it waits for: ``{"kind": "drop", "phase":
 "after", "method": "PUT", "path": "/genomes$"}`` drops the answer to the next
 upload, whatever comes before it.
 
+A scripted ``hold`` keeps a request waiting until ``POST /_sandbox/faults/release``
+(or a change of the fault settings, or :data:`HOLD_LIMIT_S`): with phase
+``before`` the request waits before the server reads it (an upload's body
+stays unread, so its client is stuck mid-body or waiting for the answer);
+with phase ``after`` the answer's first part is sent — the status line and
+headers, and the first chunk of a streamed answer — and the rest waits. Tests
+use it to act at an exact point of a request (kill the worker mid-upload or
+mid-export) instead of racing a timer.
+
 ``phase`` decides when a fault hits: ``before`` the request is processed
 (nothing happens server side) or ``after`` it (the object is created, the
 client still sees the 503 or the dropped connection) — what idempotency
@@ -23,6 +32,7 @@ Set at start with ``--fault-*`` flags, changed at run time with
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import threading
@@ -30,7 +40,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KINDS = ("429", "500", "502", "503", "drop")
+#: Kinds only a script hands out (no rate): ``hold`` keeps a request waiting until released.
+SCRIPT_KINDS = (*KINDS, "hold")
 PHASES = ("before", "after")
+#: The longest a request is held, whatever happens: nothing waits forever.
+HOLD_LIMIT_S = 120.0
 
 
 @dataclass
@@ -72,8 +86,8 @@ class FaultConfig:
             re.compile(pattern)
         for item in self.script:
             kind, phase = _script_item(item, self.phase)
-            if kind not in KINDS or phase not in PHASES:
-                raise ValueError(f"bad script entry {item!r}: kind in {KINDS}, phase in {PHASES}")
+            if kind not in SCRIPT_KINDS or phase not in PHASES:
+                raise ValueError(f"bad script entry {item!r}: kind in {SCRIPT_KINDS}, phase in {PHASES}")
             if isinstance(item, dict):
                 unknown = set(item) - {"kind", "phase", "method", "path"}
                 if unknown:
@@ -110,15 +124,19 @@ class FaultInjector:
 
     def __init__(self, config: FaultConfig | None = None) -> None:
         self._lock = threading.Lock()
+        self._releases = 0
+        self.holding = 0
         self.configure(config or FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
+        """Replace the settings; counters start again and every held request goes on."""
         with self._lock:
             self.config = config
             self._random = random.Random(config.seed)  # noqa: S311  # fault simulation, not security  # nosec B311
             self._script = list(config.script)
             self._paths = [re.compile(pattern) for pattern in config.paths]
-            self.stats: dict[str, int] = {"matched": 0, **dict.fromkeys(KINDS, 0)}
+            self.stats: dict[str, int] = {"matched": 0, **dict.fromkeys(SCRIPT_KINDS, 0)}
+            self._releases += 1
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -126,7 +144,24 @@ class FaultInjector:
                 "config": asdict(self.config),
                 "script_left": list(self._script),
                 "stats": dict(self.stats),
+                "holding": self.holding,
             }
+
+    async def hold(self) -> None:
+        """Wait until :meth:`release` (or a new configuration, or :data:`HOLD_LIMIT_S`)."""
+        loop = asyncio.get_running_loop()
+        release, give_up = self._releases, loop.time() + HOLD_LIMIT_S
+        self.holding += 1
+        try:
+            while self._releases == release and loop.time() < give_up:
+                await asyncio.sleep(0.01)
+        finally:
+            self.holding -= 1
+
+    def release(self) -> int:
+        """Let every held request go on; return how many were held."""
+        held, self._releases = self.holding, self._releases + 1
+        return held
 
     def draw(self, method: str, path: str) -> Fault | None:
         """The fault for this request, or ``None`` when it does not match the filters."""

@@ -101,6 +101,12 @@ class SandboxMiddleware:
         fault = self.faults.draw(scope["method"], scope["path"])
         if fault is not None and fault.latency_s > 0:
             await asyncio.sleep(fault.latency_s)
+        if fault is not None and fault.kind == "hold":
+            if fault.phase == "before":
+                await self.faults.hold()
+            else:
+                send = self._held_after_first_part(send)
+            fault = None
         if fault is not None and fault.kind and fault.phase == "before":
             await drain(receive)
             await self._inject(fault.kind, fault.retry_after, raw_send, send, outcome)
@@ -126,6 +132,25 @@ class SandboxMiddleware:
             await self._inject(fault.kind, fault.retry_after, raw_send, send, outcome)
             return
         await self.app(scope, receive, send)
+
+    def _held_after_first_part(self, send: Any) -> Any:
+        """``send`` holding the answer after its first part (headers; a streamed answer's first chunk)."""
+        held = False
+
+        async def held_send(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.body" and not held:
+                held = True
+                if not message.get("more_body"):  # a whole answer in one part: hold it after the headers
+                    await self.faults.hold()
+                    await send(message)
+                    return
+                await send(message)
+                await self.faults.hold()
+                return
+            await send(message)
+
+        return held_send
 
     async def _inject(
         self, kind: str, retry_after: float, raw_send: Any, send: Any, outcome: dict[str, Any]

@@ -347,6 +347,10 @@ class SandboxProcess:
         """
         return self.admin("DELETE", "/_sandbox/faults")
 
+    def release_held(self) -> int:
+        """Let every request held by a scripted ``hold`` fault go on; return how many were held."""
+        return int(self.admin("POST", "/_sandbox/faults/release")["released"])
+
     def faults(self) -> dict[str, Any]:
         """The current fault settings.
 

@@ -23,10 +23,10 @@ def load_dag(dag_id: str, *, deferrable: bool) -> Any:
 
     Sets ``[operators] default_deferrable`` in the environment; :func:`run_dag` restores it.
     """
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_fabric.testing.dagbag import dag_bag
 
     os.environ[DEFERRABLE_ENV] = str(deferrable)
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    bag = dag_bag(DAGS_FOLDER)
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {DAGS_FOLDER}"

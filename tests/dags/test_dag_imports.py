@@ -45,11 +45,11 @@ MARKERS = {
 
 @pytest.fixture(scope="module")
 def dagbag_and_warnings(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_fabric.testing.dagbag import dag_bag
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        bag = DagBag(dag_folder=str(DAGS_FOLDER))
+        bag = dag_bag(DAGS_FOLDER)
     return bag, caught
 
 
@@ -90,11 +90,11 @@ def test_examples_are_manual_current_style_dags_with_params(dagbag_and_warnings,
 
 @pytest.mark.parametrize("dag_id", ["example_fabric_panel", "example_fabric_trio"])
 def test_sensor_deferral_follows_airflow_config(airflow_db, monkeypatch, dag_id):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_fabric.testing.dagbag import dag_bag
 
     for setting in (True, False):
         monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", str(setting))
-        dag = DagBag(dag_folder=str(DAGS_FOLDER)).get_dag(dag_id)
+        dag = dag_bag(DAGS_FOLDER).get_dag(dag_id)
         sensors = [task for task in dag.tasks if type(task).__name__.endswith("Sensor")]
         assert len(sensors) >= 2
         assert {task.deferrable for task in sensors} == {setting}

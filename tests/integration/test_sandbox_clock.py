@@ -1,4 +1,4 @@
-"""The sandbox's clocks: time in looks (what makes the suite independent of machine speed) and the admin clock.
+"""The sandbox's clocks: time in looks (what keeps the suite independent of machine speed), the admin clock.
 
 The session sandbox counts time in looks (``looks=2``): every GET answer that returns an object is
 one look at it; a genome is annotated at its second look, a report ready at its second look once its

@@ -100,9 +100,9 @@ def run_dag(
     monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
 
     def run(dag_id: str, conf: dict[str, Any]) -> Any:
-        from airflow.dag_processing.dagbag import DagBag
+        from airflow_provider_fabric.testing.dagbag import dag_bag
 
-        bag = DagBag(dag_folder=str(sensor_dags))
+        bag = dag_bag(sensor_dags)
         assert not bag.import_errors, bag.import_errors
         dag = bag.get_dag(dag_id)
         with warnings.catch_warnings():

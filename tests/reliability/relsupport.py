@@ -31,12 +31,12 @@ def conn_json(sandbox: Any, **extra: Any) -> str:
 
 def load_example(dag_id: str, *, deferrable: bool = False) -> Any:
     """Parse the example DAGs (sensors defaulting to ``deferrable``) and return one of them."""
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_fabric.testing.dagbag import dag_bag
 
     before = os.environ.get(DEFERRABLE_ENV)
     os.environ[DEFERRABLE_ENV] = str(deferrable)  # read when the operators are built, i.e. while parsing
     try:
-        bag = DagBag(dag_folder=str(DAGS_FOLDER))
+        bag = dag_bag(DAGS_FOLDER)
     finally:
         if before is None:
             os.environ.pop(DEFERRABLE_ENV, None)

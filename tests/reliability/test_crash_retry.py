@@ -92,16 +92,14 @@ def test_upload_killed_then_retried_makes_exactly_one_genome(sandbox, tmp_path, 
     }
     request_line = f"PUT /projects/{project_id}/genomes"
     tracebacks_before = sandbox.log_tail(1_000_000).count("Traceback")
-    # The server holds upload requests for a while before reading them: a small body is then all
-    # sent and the worker waits for the answer; a 9 MB one is still being sent.
-    sandbox.set_faults(latency_ms=1500, methods=["PUT"], paths=[r"/projects/\d+/genomes$"])
-    sandbox.requests_seen(clear=True)
-    worker = start(UPLOAD, kwargs, tmp_path / "try1.log")
-    kill_when(
-        worker,
-        lambda: any(r["method"] == "PUT" for r in sandbox.requests_seen()),
-        "the upload request to reach the server",
+    # The server holds the upload before reading it, until told: a small body is then all sent and
+    # the worker waits for the answer; a 9 MB one is stuck mid-body. The kill lands there for sure.
+    sandbox.set_faults(
+        script=[{"kind": "hold", "method": "PUT", "path": rf"^/projects/{project_id}/genomes$"}]
     )
+    worker = start(UPLOAD, kwargs, tmp_path / "try1.log")
+    kill_when(worker, lambda: sandbox.faults()["holding"] == 1, "the upload to be held by the server")
+    assert sandbox.release_held() == 1
     wait_for(lambda: handled(sandbox, request_line) >= 1, what="the server to finish the killed upload")
     sandbox.clear_faults()
     after_crash = [g for g in sandbox.state()["genomes"] if g["external_id"] == external_id]
@@ -140,14 +138,26 @@ def partials(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.glob(".variants.vcf.partial-*"))
 
 
+def kill_mid_export(sandbox: Any, report_id: int, kwargs: dict[str, Any], folder: Path, out: Path) -> None:
+    """Kill an export worker once it has written the answer's first chunk and the server holds the rest."""
+    path = rf"^/reports/{report_id}/variants$"
+    sandbox.set_faults(script=[{"kind": "hold", "phase": "after", "method": "GET", "path": path}])
+    worker = start(EXPORT, kwargs, out)
+    kill_when(
+        worker,
+        lambda: sandbox.faults()["holding"] == 1 and folder.exists() and partials(folder),
+        "the export's temporary file to appear while the server holds the rest of the answer",
+    )
+    sandbox.clear_faults()  # lets the held answer go on, to a closed connection
+
+
 def test_export_killed_then_retried_leaves_no_partial_file_at_the_destination(sandbox, big_report, tmp_path):
     from airflow_provider_fabric.hooks.fabric import FabricHook
 
     folder = tmp_path / "exports"
     destination = folder / "variants.vcf"
     kwargs = {"report_id": big_report, "destination": str(destination), "format": "vcf"}
-    worker = start(EXPORT, kwargs, tmp_path / "try1.log")
-    kill_when(worker, lambda: folder.exists() and partials(folder), "the export's temporary file to appear")
+    kill_mid_export(sandbox, big_report, kwargs, folder, tmp_path / "try1.log")
 
     assert not destination.exists(), "a killed export leaves nothing at the destination"
     stale = partials(folder)
@@ -166,7 +176,6 @@ def test_export_retry_cleans_the_killed_tries_temporary_file(sandbox, big_report
     folder = tmp_path / "exports"
     destination = folder / "variants.vcf"
     kwargs = {"report_id": big_report, "destination": str(destination), "format": "vcf"}
-    worker = start(EXPORT, kwargs, tmp_path / "try1.log")
-    kill_when(worker, lambda: folder.exists() and partials(folder), "the export's temporary file to appear")
+    kill_mid_export(sandbox, big_report, kwargs, folder, tmp_path / "try1.log")
     run_to_end(EXPORT, kwargs, tmp_path / "try2.log")
     assert partials(folder) == []

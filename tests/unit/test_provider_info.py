@@ -62,3 +62,17 @@ def test_airflow_cli_lists_the_hook_without_warnings():
     assert "airflow_provider_fabric.hooks.fabric.FabricHook" in line and "Fabric Genomics" in line
     assert "airflow-provider-fabric-genomics" not in result.stderr
     assert "warning" not in result.stderr.lower()
+
+
+def test_the_providers_page_links_our_documentation():
+    """Airflow's Providers page links the package name to ``[project.urls] Documentation``."""
+    import tomllib
+
+    from airflow.providers_manager import ProvidersManager
+
+    urls = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"][
+        "urls"
+    ]
+    assert {"Documentation", "Source", "Changelog", "Issues"} <= set(urls)
+    provider = ProvidersManager().providers["airflow-provider-fabric-genomics"]
+    assert provider.data["documentation-url"] == urls["Documentation"]
