@@ -85,7 +85,7 @@ def panel_conf(tmp: Path, seed: int) -> dict[str, Any]:
 
     vcf = write_vcf(tmp / f"sample-{seed}.vcf.gz", 25, compression="gz", seed=seed)
     (tmp / "fields.json").write_text('{"First Name": "Synthetic", "Indication for Testing": "fault runs"}')
-    (tmp / "qc.json").write_text('{"total_reads": 1000, "mean_coverage": 250.5}')
+    (tmp / "qc.json").write_text('{"Total Reads": 1000, "Mean Coverage": 250.5}')
     return {
         "project_name": f"Fault runs {seed}: panels",  # a project of its own: it is always created
         "vcf_path": str(vcf),
@@ -93,7 +93,7 @@ def panel_conf(tmp: Path, seed: int) -> dict[str, Any]:
         "genome_sex": "female",
         "external_id": f"fault-sample-{seed}",
         "accession_id": f"fault-accession-{seed}",
-        "panel_id": 101,
+        "panel_test_code": "HC-101",
         "patient_fields_path": str(tmp / "fields.json"),
         "qc_data_path": str(tmp / "qc.json"),
         "output_base": str(tmp / "exports"),
