@@ -75,7 +75,8 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
         "Specimen Type": "Blood",
     }
     (panel / "patient_fields.json").write_text(json.dumps(fields, indent=2))
-    qc = {"total_reads": 5_200_000, "mean_coverage": 412.5, "pct_target_20x": 99.1}
+    # Named as the panel's assay type defines them (the sandbox's "Targeted Panel", GET /assay_types/1).
+    qc = {"Total Reads": 5_200_000, "Mean Coverage": 412.5, "Percent Bases 100x": 97.3, "Percent Q30": 93.1}
     (panel / "qc.json").write_text(json.dumps(qc, indent=2))
 
     sys.path.insert(0, str(ROOT / "dags_examples"))
@@ -91,7 +92,7 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
         "genome_sex": "female",
         "external_id": "LAB-DEMO-0001",
         "accession_id": "ACC-DEMO-0001",
-        "panel_id": 101,
+        "panel_test_code": "HC-101",  # the sandbox catalogue's Hereditary Cancer Panel
         "patient_fields_path": str(panel / "patient_fields.json"),
         "qc_data_path": str(panel / "qc.json"),
         "output_base": outputs,

@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 echo "== system packages"
-scripts/system_deps.sh postgresql redis-server chromium
+scripts/system_deps.sh postgresql redis-server chromium fonts-dejavu-core
 echo "== environment (.venv)"
 scripts/bootstrap.sh
 

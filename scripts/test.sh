@@ -6,6 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/bootstrap.sh
+scripts/system_deps.sh chromium fonts-dejavu-core  # the browser test of the "Fabric Genomics" page (tests/ui)
 
 AIRFLOW_HOME="$(mktemp -d -t fabric-airflow-home-XXXXXX)"
 floor_home="$(mktemp -d -t fabric-floor-airflow-home-XXXXXX)"

@@ -815,6 +815,13 @@ class FabricHook(BaseHook):
         """Assay types (they define the QC metrics a report accepts)."""
         return list(self.paginate("/assay_types"))
 
+    def get_assay_type(self, assay_type_id: int | str) -> dict[str, Any]:
+        """One assay type, with the QC metrics it defines.
+
+        :param assay_type_id: the assay type's ID.
+        """
+        return self._get(f"/assay_types/{as_id(assay_type_id, 'assay_type_id')}")
+
     # ----------------------------------------------------------------- UI
 
     def test_connection(self) -> tuple[bool, str]:

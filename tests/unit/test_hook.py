@@ -218,11 +218,15 @@ def test_request_errors_carry_status_and_description(hook, requests_mock, status
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_errors_name_the_connection_and_are_not_retried(hook, requests_mock, status):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
     requests_mock.get(f"{BASE}/projects/", status_code=status, json={"description": "nope"})
     with pytest.raises(FabricAuthError, match="fabric_genomics_default") as info:
         hook.list_projects()
-    assert "s3cr3t-value" not in str(info.value)
+    assert "s3cr3t-value" not in str(info.value) and "nope" in str(info.value)
     assert requests_mock.call_count == 1
+    # Nor by Airflow: the same credentials would be refused again, so the task fails at once.
+    assert isinstance(info.value, AirflowFailException)
 
 
 def test_503_is_retried_then_succeeds(hook, requests_mock):
