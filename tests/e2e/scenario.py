@@ -146,7 +146,9 @@ class Scenario:
         (folder / "fields.json").write_text(
             json.dumps({"First Name": "Alexandra", "Patient DOB": "1980-01-01"})
         )
-        (folder / "qc.json").write_text(json.dumps({"total_reads": 5_200_000, "mean_coverage": 412.5}))
+        (folder / "qc.json").write_text(
+            json.dumps({"Total Reads": 5_200_000, "Mean Coverage": 412.5, "Percent Q30": 93.1})
+        )
         return {
             "project_name": "E2E hereditary cancer panels",
             "vcf_path": self.put("lab-sequencing", "incoming/run-0001/SAMPLE-0001.vcf", vcf),
@@ -154,7 +156,7 @@ class Scenario:
             "genome_sex": "female",
             "external_id": "LAB-SAMPLE-0001",
             "accession_id": "ACC-0001",
-            "panel_id": 101,
+            "panel_test_code": "HC-101",  # the sandbox catalogue's Hereditary Cancer Panel
             "patient_fields_path": self.put(
                 "lab-lims", "orders/ACC-0001/patient_fields.json", folder / "fields.json"
             ),
