@@ -13,7 +13,7 @@ Compression runs on zlib-ng (the ``zlib-ng`` package) at level 2: about
 with output that is reproducible for a given zlib-ng version. ISA-L (the
 ``isal`` package) compresses faster still but not reproducibly: the same
 input gave different bytes in different processes (``benchmarks/RESULTS.md``,
-section 7; intel/isa-l issue 140). Inflating has no such concern -- there is
+section 8; intel/isa-l issue 140). Inflating has no such concern -- there is
 one right output -- so the stream check inflates with ISA-L, about twice as
 fast as zlib, which is what lets it keep up with a gigabit link.
 """

@@ -84,8 +84,11 @@ class FabricNotFoundError(FabricRequestError):
     """404: the project, genome, report or variant does not exist (or is not visible)."""
 
 
-class FabricAuthError(FabricApiError):
-    """401 or 403: the connection's API key or secret is wrong, or lacks access."""
+class FabricAuthError(FabricApiError, AirflowFailException):
+    """401 or 403: the connection's API key or secret is wrong, or lacks access.
+
+    Fails the task without Airflow retries: the same credentials would be refused again.
+    """
 
 
 class FabricRedirectError(FabricApiError):
@@ -94,6 +97,22 @@ class FabricRedirectError(FabricApiError):
 
 class FabricServerError(FabricApiError):
     """429, 5xx, or no answer at all (connection dropped, timeout), after retries."""
+
+
+class FabricConflictError(FabricError, AirflowFailException):
+    """The report already holds other values that may not be changed (it is signed out).
+
+    Raised before anything is sent, naming the fields or metrics that differ (never their
+    values). Fails the task without Airflow retries: the report would still differ.
+    """
+
+
+class FabricVerificationError(FabricError):
+    """The server accepted a change, but reading it back shows it did not take effect.
+
+    The message gives counts (and IDs), never PHI. Airflow retries it as usual: every
+    operator that raises it compares first, so another try sends only what is still missing.
+    """
 
 
 class FabricTimeoutError(FabricError, AirflowSensorTimeout):

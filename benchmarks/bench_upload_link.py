@@ -1,4 +1,4 @@
-"""#7 Upload over an emulated link: the upload operator's settings against curl (issue #18).
+"""#8 Upload over an emulated link: the upload operator's settings against curl (issue #18).
 
 A link is emulated by the bare HTTPS sink of ``bench_upload.py`` reading each request
 body at a fixed rate (``_sink.py --rate``): TCP flow control holds every client to it.

@@ -5,18 +5,24 @@ orthogonal method (Sanger sequencing, MLPA...). This DAG:
 
 1. exports the report's ``REVIEWED`` variants as VCF (what goes to the wet lab)
    and their scoring evidence as JSON (what the reviewers scored them on);
-2. runs the confirmation step. Here it is a placeholder task: it writes a VCF
-   of the variants marked ``VALIDATION=CONFIRMED`` (the INFO key Fabric reads in
-   bulk status VCFs). A lab plugs its Sanger results import in here;
-3. bulk-sets the validation statuses in Fabric from that VCF;
-4. marks the first confirmed variant as a primary finding;
-5. exports the reviewed variants again and checks that Fabric now shows every
-   confirmed variant as ``CONFIRMED``.
+2. runs the confirmation step. Here it is a placeholder task that confirms
+   every variant: it writes the bulk status VCF the way the vendor's own
+   example client (``set_report_variants.py``) does — each variant's result,
+   ``CONFIRMED`` or ``FAIL``, in its FILTER column, declared in ``##FILTER``
+   header lines. A lab plugs its Sanger results import in here;
+3. sets the statuses in Fabric from that VCF. The operator refuses a file
+   without a status in FILTER before sending anything, and reads the statuses
+   back from Fabric's JSON export afterwards: the task fails if any did not
+   take effect;
+4. marks the first confirmed variant as a primary finding. The variant is
+   named by its location; its ID in the report comes from the JSON export.
 
 Run it for a report that is processed and not yet signed out (``READY TO
-REVIEW``), e.g. one made by ``example_fabric_trio``. Files live on object
-storage (local path, ``file://``, ``s3://``...). Connection:
-``fabric_genomics_default``.
+REVIEW``), e.g. one made by ``example_fabric_trio``. Running it again with the
+same conf changes nothing: confirmed variants are no longer ``REVIEWED``, so
+there is nothing left to confirm, and the operators send nothing Fabric
+already shows. Files live on object storage (local path, ``file://``,
+``s3://``...). Connection: ``fabric_genomics_default``.
 """
 
 from __future__ import annotations
@@ -40,31 +46,11 @@ OUTPUT = (
     "{{ params.output_base.rstrip('/') }}/confirmation/report-{{ params.report_id }}/"
     "{{ run_id | replace(':', '-') | replace('+', '-') }}"
 )
-
-
-def _vcf_records(location: str) -> tuple[list[str], list[list[str]]]:
-    """Header lines and data records (as column lists) of a small VCF on object storage."""
-    from airflow_provider_fabric.storage import open_source
-
-    header: list[str] = []
-    records: list[list[str]] = []
-    with open_source(location) as handle:
-        for raw in handle:
-            line = raw.decode("utf-8").rstrip("\r\n")
-            if line.startswith("#"):
-                header.append(line)
-            elif line:
-                records.append(line.split("\t"))
-    return header, records
-
-
-def _info(record: list[str]) -> dict[str, str]:
-    return dict(item.partition("=")[::2] for item in record[7].split(";") if item and item != ".")
-
-
-def _key(record: list[str]) -> tuple[str, str, str, str]:
-    return record[0].removeprefix("chr"), record[1], record[3], record[4]
-
+# The bulk status VCF's header lines, as in the vendor's example client.
+STATUS_FILTERS = (
+    '##FILTER=<ID=FAIL,Description="Failed external confirmation">',
+    '##FILTER=<ID=CONFIRMED,Description="Passed external confirmation">',
+)
 
 with DAG(
     dag_id="example_fabric_confirmation",
@@ -76,7 +62,7 @@ with DAG(
     tags=["fabric-genomics", "example", "clinical"],
     default_args={"retries": 2, "retry_delay": pendulum.duration(seconds=30)},
     params={
-        "report_id": Param(1, type="integer", minimum=1, description="A processed report (READY TO REVIEW)"),
+        "report_id": Param(type="integer", minimum=1, description="A processed report (READY TO REVIEW)"),
         "output_base": Param(
             "s3://lab-fabric-exports",
             type="string",
@@ -107,48 +93,45 @@ with DAG(
     # [END howto_operator_fabric_export_scored_variants]
 
     @task(multiple_outputs=True)
-    def sanger_confirmation(exported: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def sanger_confirmation(exported: dict[str, Any]) -> dict[str, Any]:
         """Placeholder for the lab's orthogonal confirmation: every reviewed variant comes back CONFIRMED.
 
-        A lab replaces this task with the import of its Sanger (or MLPA...) results. It writes a
-        VCF of the validated variants with ``VALIDATION=<status>`` in INFO (``CONFIRMED``, ``FAIL``,
-        ``NOT_CONFIRMED`` or ``PENDING``), the form Fabric reads when statuses are set in bulk.
+        A lab replaces this task with the import of its Sanger (or MLPA...) results. It writes
+        the bulk status VCF: the exported records, each with its result (``CONFIRMED`` or
+        ``FAIL``) in FILTER and ``.`` in INFO, and the two ``##FILTER`` header lines.
 
         :param exported: the reviewed-variants export's result (its ``destination``).
-        :param params: the run's params (filled in by Airflow).
-        :return: where the validated VCF is, how many variants it holds and the first one's ID.
-        :raises AirflowSkipException: when no variant is REVIEWED yet (the rest of the loop is skipped).
+        :return: where the status VCF is, how many variants it holds, and the first one's location.
+        :raises AirflowSkipException: when no variant is REVIEWED (the rest of the loop is skipped).
         """
         from airflow.providers.common.compat.sdk import AirflowSkipException
 
-        from airflow_provider_fabric.storage import as_path, atomic_writer
+        from airflow_provider_fabric.storage import as_path, atomic_writer, open_source
 
-        header, records = _vcf_records(exported["destination"])
+        with open_source(exported["destination"]) as handle:
+            lines = [raw.decode("utf-8").rstrip("\r\n") for raw in handle]
+        header = [line for line in lines if line.startswith("#") and not line.startswith("##FILTER=")]
+        records = [line.split("\t") for line in lines if line and not line.startswith("#")]
         if not records:
-            raise AirflowSkipException("No REVIEWED variants to confirm yet: nothing to send back")
+            raise AirflowSkipException("No REVIEWED variants to confirm: nothing to send back")
         destination = as_path(exported["destination"]).parent / "validated.vcf"
-        info_line = '##INFO=<ID=VALIDATION,Number=1,Type=String,Description="Validation status">'
         with atomic_writer(destination) as out:
-            for line in header:
-                if line.startswith("#CHROM") and info_line not in header:
-                    out.write((info_line + "\n").encode())
-                out.write((line + "\n").encode())
+            out.write("\n".join([*header[:-1], *STATUS_FILTERS, header[-1], ""]).encode())
             for record in records:
-                info = {key: value for key, value in _info(record).items() if key != "VALIDATION"}
-                info["VALIDATION"] = "CONFIRMED"
-                record[7] = ";".join(f"{key}={value}" if value else key for key, value in info.items())
+                record[6:8] = ["CONFIRMED", "."]  # FILTER: the result; INFO: nothing, as the vendor's
                 out.write(("\t".join(record) + "\n").encode())
-        first = _info(records[0]).get("RVID")
+        chrom, pos, _, ref, alt = records[0][:5]
         return {
             "validated": str(destination),
             "variant_count": len(records),
-            "first_report_variant_id": int(first) if first else None,
+            "first_variant": {"chrom": chrom, "pos": int(pos), "ref": ref, "alt": alt},
         }
 
     confirmed = sanger_confirmation(export_reviewed.output)
 
     # [START howto_operator_fabric_set_variant_statuses]
-    # Bring the confirmation results back: one VCF sets the validation status of many variants.
+    # Bring the confirmation results back: one VCF sets the status of many variants. The file is
+    # checked before sending, and the statuses are read back from Fabric afterwards.
     set_statuses = FabricSetVariantStatusesOperator(
         task_id="set_validation_statuses",
         report_id="{{ params.report_id }}",
@@ -157,40 +140,14 @@ with DAG(
     # [END howto_operator_fabric_set_variant_statuses]
 
     # [START howto_operator_fabric_update_variant]
-    # A reviewer's decision on one variant: report the confirmed variant as a primary finding.
+    # A reviewer's decision on one variant: report the first confirmed variant as a primary finding.
+    # It is named by its location; the operator finds its ID in Fabric's JSON export.
     update_variant = FabricUpdateVariantOperator(
         task_id="mark_primary_finding",
         report_id="{{ params.report_id }}",
-        report_variant_id=confirmed["first_report_variant_id"],
+        variant=confirmed["first_variant"],
         to_report="PRIMARY_FINDING",
     )
     # [END howto_operator_fabric_update_variant]
 
-    # The same export again: what the reviewers now see in Fabric.
-    export_after = FabricExportVariantsOperator(
-        task_id="export_reviewed_after",
-        report_id="{{ params.report_id }}",
-        destination=OUTPUT + "/reviewed-after.vcf",
-        format="vcf",
-        status="REVIEWED",
-    )
-
-    @task
-    def verify_statuses(validated: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
-        """Check that Fabric shows every variant sent back as CONFIRMED with that status now.
-
-        :param validated: the confirmation task's result.
-        :param after: the second export's result.
-        :return: counts of validated variants and of those Fabric shows as confirmed.
-        """
-        _, sent = _vcf_records(validated["validated"])
-        _, now = _vcf_records(after["destination"])
-        shown = {_key(record): _info(record).get("VALIDATION") for record in now}
-        missing = [record for record in sent if shown.get(_key(record)) != "CONFIRMED"]
-        if missing:
-            raise ValueError(f"{len(missing)} of {len(sent)} confirmed variants do not show CONFIRMED")
-        return {"validated": len(sent), "confirmed_in_fabric": len(sent)}
-
-    [set_statuses, update_variant] >> export_after
-    export_scored >> set_statuses
-    verify_statuses(confirmed, export_after.output)
+    export_scored >> set_statuses >> update_variant

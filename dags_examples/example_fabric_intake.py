@@ -325,7 +325,11 @@ with DAG(
             "default: Variable fabric_intake_output_url",
         ),
         "project_name": Param("Clinical intake", type="string", minLength=1),
-        "panel_id": Param(101, type=["null", "integer"], description="Panel of rows whose test is 'panel'"),
+        "panel_id": Param(
+            None,
+            type=["null", "integer"],
+            description="Panel ID (from your Fabric catalogue) of rows whose test is 'panel'",
+        ),
         "accession_prefix": Param("INTAKE-", type="string", description="Prefixed to derived accessions"),
         "fail_on_errors": Param(
             True, type="boolean", description="Fail the run if any sample or case failed"

@@ -6,12 +6,20 @@ cardiomyopathy, epilepsy...):
 1. find or create the Fabric project the lab files this kind of test in;
 2. upload the proband's VCF (checked before sending: VCF 4+, GRCh37, one sample);
 3. wait until Fabric has annotated it;
-4. create the panel report (idempotent on the accession ID);
-5. attach the patient's demographics and the sequencing run's QC metrics;
+4. create the panel report (idempotent on the accession ID) for the ordered
+   test, found in the workspace's panel catalogue by its test code;
+5. attach the patient's demographics and the sequencing run's QC metrics
+   (named as the panel's assay type defines them);
 6. wait until Fabric has processed the report (``READY TO REVIEW``);
-7. export the variants (VCF and CSV) and the preview PDF for the reviewers;
+7. export the variants (VCF and CSV) and, while the report is still in review,
+   the preview PDF for the reviewers;
 8. sign the report out (``APPROVED``), wait for that, and file the final PDF
    and the full report JSON for the LIMS.
+
+Running it again with the same conf — after a failure, or after sign-out —
+creates and changes nothing: every step finds what an earlier run did (the
+project by name, the genome by external ID and checksum, the report by
+accession) and sends only what differs; the exports are written again.
 
 Every input is an Airflow param (trigger the DAG with a JSON conf to change
 them), every file is read from and written to object storage (a local path,
@@ -28,9 +36,10 @@ Connection: ``fabric_genomics_default`` (for a local ``fabric-sandbox``, see
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 
 from airflow_provider_fabric.operators.exports import (
     FabricExportReportPdfOperator,
@@ -91,7 +100,11 @@ with DAG(
             minLength=1,
             description="The order's accession; a retried run reuses the report with this accession",
         ),
-        "panel_id": Param(101, type="integer", description="Fabric gene panel ID"),
+        "panel_test_code": Param(
+            type="string",
+            minLength=1,
+            description="Test code of the ordered panel in your Fabric catalogue (GET /panels/?test_code=)",
+        ),
         "patient_fields_path": Param(
             "s3://lab-lims/orders/ACC-0001/patient_fields.json",
             type="string",
@@ -102,7 +115,8 @@ with DAG(
             "s3://lab-sequencing/incoming/run-0001/SAMPLE-0001.qc.json",
             type="string",
             minLength=1,
-            description="JSON object of QC metrics from secondary analysis (total_reads, mean_coverage...)",
+            description="JSON object of QC metrics from secondary analysis, named as the panel's assay type "
+            "defines them (GET /assay_types/{id}: 'Mean Coverage', 'Total Reads'...)",
         ),
         "output_base": Param(
             "s3://lab-fabric-exports",
@@ -150,13 +164,14 @@ with DAG(
     # [END howto_sensor_fabric_genome_annotation]
 
     # [START howto_operator_fabric_create_panel_report]
-    # The clinical report for the ordered panel. Keyed on the accession ID: a retried task finds
-    # the report its first try created instead of opening a second one.
+    # The clinical report for the ordered panel, found in the catalogue by its test code. Keyed on
+    # the accession ID: a retried task finds the report its first try created instead of opening
+    # a second one.
     create_panel_report = FabricCreateClinicalReportOperator(
         task_id="create_panel_report",
         report_type="panel",
         proband_genome_id=upload_genome.output,
-        panel_id="{{ params.panel_id }}",
+        panel_test_code="{{ params.panel_test_code }}",
         accession_id="{{ params.accession_id }}",
         project_id=create_project.output,
     )
@@ -164,7 +179,8 @@ with DAG(
 
     # [START howto_operator_fabric_post_patient_fields]
     # Demographics and the indication for testing, as the LIMS exported them. The values are PHI:
-    # they are sent to Fabric but never logged (the log lists how many fields were sent).
+    # they are sent to Fabric but never logged (the log names the fields). Fields the report already
+    # holds are not sent again; other values on a signed-out report fail the task, naming the fields.
     post_patient_fields = FabricPostPatientFieldsOperator(
         task_id="post_patient_fields",
         report_id=create_panel_report.output,
@@ -173,7 +189,8 @@ with DAG(
     # [END howto_operator_fabric_post_patient_fields]
 
     # [START howto_operator_fabric_post_qc_data]
-    # The sequencing run's QC metrics for this sample, as defined by the panel's assay type.
+    # The sequencing run's QC metrics for this sample. Their names are checked against the report's
+    # assay type before anything is sent; metrics the report already holds are not posted again.
     post_qc_data = FabricPostQcDataOperator(
         task_id="post_qc_data",
         report_id=create_panel_report.output,
@@ -182,11 +199,12 @@ with DAG(
     # [END howto_operator_fabric_post_qc_data]
 
     # [START howto_sensor_fabric_report_status]
-    # Fabric runs the report once annotation is done. Wait until reviewers can open it.
+    # Fabric runs the report once annotation is done. Wait until reviewers can open it (or, on a
+    # re-run, until it is found signed out already).
     wait_for_review = FabricClinicalReportStatusSensor(
         task_id="wait_for_review",
         report_id=create_panel_report.output,
-        target_statuses=("READY TO REVIEW",),
+        target_statuses=("READY TO REVIEW", "APPROVED"),
         poke_interval=POKE_INTERVAL,
         exponential_backoff=True,
         max_wait=MAX_WAIT,
@@ -211,6 +229,16 @@ with DAG(
     )
     # [END howto_operator_fabric_export_variants]
 
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def in_review(report_id: Any) -> bool:
+        """Whether the report is still before sign-out: only then is there a preview (a re-run skips it).
+
+        :param report_id: the report.
+        """
+        from airflow_provider_fabric.hooks.fabric import FabricHook
+
+        return FabricHook().get_report(report_id).get("status") != "APPROVED"
+
     # The draft report as the reviewers will see it (only available before sign-out).
     export_preview_pdf = FabricExportReportPdfOperator(
         task_id="export_preview_pdf",
@@ -222,11 +250,13 @@ with DAG(
     # [START howto_operator_fabric_update_report_status]
     # Sign-out. In a lab the laboratory director reviews the report in Fabric Enterprise and
     # approves it there; this DAG would then only wait for APPROVED (next task). In this demo the
-    # task below stands in for the director's sign-out so the DAG runs end to end.
+    # task below stands in for the director's sign-out so the DAG runs end to end (it sends nothing
+    # when the report is approved already).
     approve_report = FabricUpdateReportStatusOperator(
         task_id="approve_report",
         report_id=create_panel_report.output,
         status="APPROVED",
+        trigger_rule="none_failed_min_one_success",  # also after a skipped preview (a re-run)
     )
     # [END howto_operator_fabric_update_report_status]
 
@@ -262,5 +292,8 @@ with DAG(
 
     wait_for_annotation >> create_panel_report
     create_panel_report >> [post_patient_fields, post_qc_data] >> wait_for_review
-    wait_for_review >> [export_variants_vcf, export_variants_csv, export_preview_pdf] >> approve_report
+    review_open = in_review(create_panel_report.output)
+    wait_for_review >> [export_variants_vcf, export_variants_csv, review_open]
+    review_open >> export_preview_pdf
+    [export_variants_vcf, export_variants_csv, export_preview_pdf] >> approve_report
     approve_report >> wait_for_approval >> [export_final_pdf, get_clinical_report]

@@ -6,7 +6,10 @@ upload task per row (dynamic task mapping: ``.partial()`` for what every
 upload shares, ``.expand_kwargs()`` for what each row brings), waits once for
 all the annotations, launches the family report (Fabric then runs the VAAST
 Solo and Trio analyses, which can take hours), waits for it, and exports what
-the reviewers need.
+the reviewers need. Running it again with the same manifest — after a failure,
+or after the report was signed out — uploads and creates nothing: the genomes
+are found by external ID and checksum, the report by accession, and the
+exports are written again (the preview only while the report is in review).
 
 Manifest columns (header row required; one ``proband`` row; ``vcf_path`` may
 be relative to the manifest's folder)::
@@ -193,7 +196,9 @@ with DAG(
         """
         assert params is not None
         rows = _manifest_rows(params["manifest_path"])
-        ids = [int(genome_id) for genome_id in genome_ids]
+        # genome_ids[:] reads the mapped uploads' results in one request (iterating them would read
+        # one past the end, which Airflow logs as an "XCom not found" error).
+        ids = [int(genome_id) for genome_id in genome_ids[:]]
         if len(ids) != len(rows):
             raise ValueError(f"{len(rows)} manifest rows but {len(ids)} uploaded genomes")
         proband, *relatives = zip(rows, ids, strict=True)
@@ -234,10 +239,11 @@ with DAG(
     # [END howto_operator_fabric_create_family_report]
 
     # Family analyses take hours: the sensor defers (when configured) and backs off between polls.
+    # A re-run finds the report reviewed or signed out already.
     wait_for_review = FabricClinicalReportStatusSensor(
         task_id="wait_for_review",
         report_id=create_family_report.output,
-        target_statuses=("READY TO REVIEW",),
+        target_statuses=("READY TO REVIEW", "APPROVED"),
         poke_interval=POKE_INTERVAL,
         exponential_backoff=True,
         max_wait=MAX_WAIT,
@@ -258,6 +264,17 @@ with DAG(
         destination=OUTPUT + "/variants.csv",
         format="csv",
     )
+
+    @task.short_circuit
+    def in_review(report_id: Any) -> bool:
+        """Whether the report is still before sign-out: only then is there a preview (a re-run skips it).
+
+        :param report_id: the report.
+        """
+        from airflow_provider_fabric.hooks.fabric import FabricHook
+
+        return FabricHook().get_report(report_id).get("status") != "APPROVED"
+
     export_preview_pdf = FabricExportReportPdfOperator(
         task_id="export_preview_pdf",
         report_id=create_family_report.output,
@@ -267,4 +284,35 @@ with DAG(
 
     wait_for_annotation >> members
     create_family_report >> wait_for_review
-    wait_for_review >> [export_variants_vcf, export_variants_csv, export_preview_pdf]
+    review_open = in_review(create_family_report.output)
+    wait_for_review >> [export_variants_vcf, export_variants_csv, review_open]
+    review_open >> export_preview_pdf
+
+
+def build_demo_family(folder: str, family_id: str = "FAM-0001", *, records: int = 300, seed: int = 11) -> str:
+    """Write a demo trio: three synthetic VCFs (proband, mother, father) and their manifest.
+
+    No real patient data: labels and external IDs are derived from ``family_id``.
+
+    :param folder: the family's folder (local path).
+    :param family_id: names the files, labels and external IDs.
+    :param records: variants per VCF.
+    :param seed: seed of the generated variants.
+    :return: the manifest's path (the VCFs are beside it).
+    """
+    import csv
+    from pathlib import Path
+
+    from airflow_provider_fabric.testing.vcfgen import write_family
+
+    paths = write_family(folder, family_id, n_records=records, seed=seed, compression="gz")
+    people = (("proband", "female", "true"), ("mother", "female", "false"), ("father", "male", "false"))
+    manifest = Path(folder, "manifest.csv")
+    with manifest.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
+        for number, ((role, sex, affected), path) in enumerate(zip(people, paths, strict=True), start=1):
+            writer.writerow(
+                [role, path.name, f"{family_id}-{number}", sex, f"LAB-{family_id}-{number}", affected]
+            )
+    return str(manifest)

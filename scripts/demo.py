@@ -51,7 +51,7 @@ INTAKE_RUNS = ("2026-01-05T10:00:00+00:00", "2026-01-05T11:00:00+00:00")
 def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
     """Write the synthetic VCFs, manifest, patient fields and QC files; return the DAG confs."""
     from airflow_provider_fabric.sandbox.lifecycle import FAIL_ANNOTATION_MARKER
-    from airflow_provider_fabric.testing.vcfgen import write_family, write_vcf
+    from airflow_provider_fabric.testing.vcfgen import write_vcf
 
     panel = inputs / "panel"
     panel.mkdir(parents=True)
@@ -75,20 +75,14 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
         "Specimen Type": "Blood",
     }
     (panel / "patient_fields.json").write_text(json.dumps(fields, indent=2))
-    qc = {"total_reads": 5_200_000, "mean_coverage": 412.5, "pct_target_20x": 99.1}
+    # Named as the panel's assay type defines them (the sandbox's "Targeted Panel", GET /assay_types/1).
+    qc = {"Total Reads": 5_200_000, "Mean Coverage": 412.5, "Percent Bases 100x": 97.3, "Percent Q30": 93.1}
     (panel / "qc.json").write_text(json.dumps(qc, indent=2))
 
-    family = inputs / "family"
-    paths = write_family(family, "FAM-DEMO", n_records=records, seed=11, compression="gz")
-    people = [
-        ("proband", paths[0].name, "DEMO-F-0001", "female", "LAB-F-0001", "true"),
-        ("mother", paths[1].name, "DEMO-F-0002", "female", "LAB-F-0002", "false"),
-        ("father", paths[2].name, "DEMO-F-0003", "male", "LAB-F-0003", "false"),
-    ]
-    with (family / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
-        writer.writerows(people)
+    sys.path.insert(0, str(ROOT / "dags_examples"))
+    from example_fabric_trio import build_demo_family
+
+    manifest = build_demo_family(str(inputs / "family"), "FAM-DEMO", records=records)
 
     outputs = str(inputs.parent / "exports")
     panel_conf = {
@@ -98,7 +92,7 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
         "genome_sex": "female",
         "external_id": "LAB-DEMO-0001",
         "accession_id": "ACC-DEMO-0001",
-        "panel_id": 101,
+        "panel_test_code": "HC-101",  # the sandbox catalogue's Hereditary Cancer Panel
         "patient_fields_path": str(panel / "patient_fields.json"),
         "qc_data_path": str(panel / "qc.json"),
         "output_base": outputs,
@@ -114,7 +108,7 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
         },
         "trio": {
             "project_name": "Demo exome family studies",
-            "manifest_path": str(family / "manifest.csv"),
+            "manifest_path": manifest,
             "accession_id": "ACC-DEMO-FAM-0001",
             "output_base": outputs,
         },

@@ -6,6 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/bootstrap.sh
+scripts/system_deps.sh chromium fonts-dejavu-core  # the browser test of the "Fabric Genomics" page (tests/ui)
 
 AIRFLOW_HOME="$(mktemp -d -t fabric-airflow-home-XXXXXX)"
 floor_home="$(mktemp -d -t fabric-floor-airflow-home-XXXXXX)"
@@ -31,3 +32,5 @@ floor="$(sed -n 's/^apache-airflow==\([^ ]*\).*/\1/p' requirements/floor.txt)"
 echo "== example DAGs on the Airflow floor ($floor, .venv-floor)"
 LOCK=floor VENV=.venv-floor scripts/bootstrap.sh
 AIRFLOW_HOME="$floor_home" .venv-floor/bin/pytest tests/dags -p no:cacheprovider
+echo "== e2e: distributed Airflow (Celery, PostgreSQL, Redis, S3) and the UI in chromium"
+bash scripts/e2e.sh

@@ -858,15 +858,29 @@ class FabricHook(BaseHook):
         """Assay types (they define the QC metrics a report accepts)."""
         return list(self.paginate("/assay_types"))
 
+    def get_assay_type(self, assay_type_id: int | str) -> dict[str, Any]:
+        """One assay type, with the QC metrics it defines.
+
+        :param assay_type_id: the assay type's ID.
+        """
+        return self._get(f"/assay_types/{as_id(assay_type_id, 'assay_type_id')}")
+
     # ----------------------------------------------------------------- UI
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated GET, for the connection form's Test button."""
+        """One cheap authenticated GET, for Airflow's Test button and ``airflow connections test``.
+
+        Messages say "this connection": Airflow tests a copy stored under a random temporary ID,
+        which would mean nothing to the person who clicked Test.
+        """
         try:
             self._get("/projects/", {"limit": 1})
         except Exception as err:  # the UI shows the message; it holds no secret
-            return False, str(err)
-        return True, f"Connected to {self.settings.base_url}"
+            named = f"onnection '{self.fabric_conn_id}'"
+            return False, str(err).replace(f"C{named}", "This connection").replace(
+                f"c{named}", "this connection"
+            )
+        return True, f"Connected to {self.settings.base_url}: the API key and secret were accepted"
 
     def report_ui_url(self, report_id: int | str) -> str | None:
         """Link to a report in the Fabric Enterprise web app, when the connection has ``ui_url``.

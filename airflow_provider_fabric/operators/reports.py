@@ -73,6 +73,18 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None or str(value).strip() == "" else str(value)
 
 
+def _same_value(given: Any, held: Any, numeric: bool) -> bool:
+    """Whether a value given equals the one the server holds (as text, or as numbers when asked)."""
+    if _text_or_none(given) is None or _text_or_none(held) is None:
+        return _text_or_none(given) is None and _text_or_none(held) is None
+    if numeric and not isinstance(given, bool) and not isinstance(held, bool):
+        try:
+            return float(given) == float(held)
+        except (TypeError, ValueError):
+            pass
+    return str(given).strip() == str(held).strip()
+
+
 def _report_kind(report: Mapping[str, Any]) -> str:
     return str(report.get("report_type") or report.get("test_type") or "")
 
@@ -109,6 +121,9 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
     :param project_id: the report's project; required when no proband genome is given (templated).
     :param proband_genome_id: the proband's genome, or ``None`` to attach it later (templated).
     :param panel_id: the gene panel of a panel report (templated).
+    :param panel_test_code: instead of ``panel_id``, the panel's test code in the workspace's
+        catalogue: resolved with ``GET /panels/?test_code=`` to the one panel whose ``test_code``
+        is exactly this (templated).
     :param filter_id: an optional variant filter of a panel report (templated).
     :param accession_id: the lab's accession number (templated; PHI, never logged); makes retries
         reuse the first try's report.
@@ -128,6 +143,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         "project_id",
         "proband_genome_id",
         "panel_id",
+        "panel_test_code",
         "filter_id",
         "accession_id",
         "proband_sex",
@@ -144,6 +160,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         project_id: int | str | None = None,
         proband_genome_id: int | str | None = None,
         panel_id: int | str | None = None,
+        panel_test_code: str | None = None,
         filter_id: int | str | None = None,
         accession_id: str | None = None,
         proband_sex: str | None = None,
@@ -158,6 +175,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         self.project_id = project_id
         self.proband_genome_id = proband_genome_id
         self.panel_id = panel_id
+        self.panel_test_code = panel_test_code
         self.filter_id = filter_id
         self.accession_id = accession_id
         self.proband_sex = proband_sex
@@ -166,9 +184,10 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         self.hpo_terms = hpo_terms
         self.background = background
 
-    def build_payload(self) -> dict[str, Any]:
+    def build_payload(self, panel_id: Any = None) -> dict[str, Any]:
         """The checked creation body (nothing is sent).
 
+        :param panel_id: the panel, when resolved from ``panel_test_code`` (default: ``panel_id``).
         :return: the JSON body of ``POST /reports/``.
         :raises FabricInputError: on any invalid argument.
         """
@@ -178,13 +197,14 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         report_type = str(self.report_type or "").strip()
         accession = _text_or_none(self.accession_id)
         family = _family(self.family)
+        panel_id = self.panel_id if panel_id is None else panel_id
         if report_type.lower() == "panel":
             if family:
                 raise FabricInputError("a panel report has no family members; use a family report type")
-            if self.panel_id in (None, ""):
-                raise FabricInputError("panel_id is required for a panel report")
+            if panel_id in (None, ""):
+                raise FabricInputError("panel_id is required for a panel report (or panel_test_code)")
             return panel_report_payload(
-                panel_id=self.panel_id,
+                panel_id=panel_id,
                 accession_id=accession,
                 proband_genome_id=self.proband_genome_id,
                 filter_id=self.filter_id if self.filter_id != "" else None,
@@ -195,8 +215,8 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
                 "filter_id applies to panel reports at creation; set a family report's filter with "
                 "FabricUpdateClinicalReportOperator"
             )
-        if self.panel_id not in (None, ""):
-            raise FabricInputError("panel_id applies to panel reports only")
+        if panel_id not in (None, "") or _text_or_none(self.panel_test_code):
+            raise FabricInputError("panel_id and panel_test_code apply to panel reports only")
         if _text_or_none(self.proband_sex) is None:
             raise FabricInputError("proband_sex is required for a family report")
         return family_report_payload(
@@ -217,7 +237,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         :param context: the task's execution context.
         :return: the report's ID.
         """
-        payload = self.build_payload()
+        payload = self.build_payload(panel_id=self._panel_from_test_code())
         wanted_type = payload["report_type"]
         accession = payload.get("accession_id")
         if accession:
@@ -232,6 +252,25 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         self.log.info("Created %s report %s (status %s)", wanted_type, report_id, answer.get("status"))
         self.push_report_url(context, report_id)
         return report_id
+
+    def _panel_from_test_code(self) -> int | None:
+        """The ID of the catalogue panel whose test code is exactly ``panel_test_code`` (if given)."""
+        from airflow_provider_fabric.exceptions import FabricInputError
+
+        code = _text_or_none(self.panel_test_code)
+        if code is None or str(self.report_type or "").strip().lower() != "panel":
+            return None
+        if self.panel_id not in (None, ""):
+            raise FabricInputError("give panel_id or panel_test_code, not both")
+        code = code.strip()
+        found = self.hook.list_panels(test_code=code)  # the server matches substrings
+        panels = [panel for panel in found if str(panel.get("test_code", "")).strip() == code]
+        if len(panels) != 1:
+            which = "no panel has" if not panels else f"{len(panels)} panels have"
+            raise FabricInputError(f"{which} test code {code!r} in the workspace's catalogue (GET /panels/)")
+        panel_id = as_id(panels[0].get("id"), "panel id")
+        self.log.info("Panel test code %s is panel %s (%s)", code, panel_id, panels[0].get("name"))
+        return panel_id
 
     def _find_by_accession(self, accession: str, wanted_type: str, payload: Mapping[str, Any]) -> int | None:
         from airflow_provider_fabric.exceptions import FabricInputError
@@ -378,9 +417,78 @@ class FabricUpdateClinicalReportOperator(FabricBaseOperator):
 
 
 class _FabricReportValuesOperator(FabricBaseOperator):
-    """Shared loading of name → value maps from a dict and/or a JSON or CSV file."""
+    """Shared by patient fields and QC data: load name → value maps, post them only when they differ.
+
+    Posting is compare-first: the report's current values are read, and nothing is sent when
+    they already equal those given (a re-run changes nothing). On an approved report,
+    different values fail the task with
+    :class:`~airflow_provider_fabric.exceptions.FabricConflictError` naming the fields (never
+    their values) before anything is sent. When a post gets no answer (or a 5xx), the values
+    are read again: if the post took effect the task goes on, so a lost answer never leads
+    to posting twice.
+    """
 
     what = "values"
+    #: What one name is called in messages.
+    item = "field"
+    #: Compare values as numbers when both read as one (``"112.40"`` equals ``112.4``).
+    numeric = False
+
+    def _current(self, report_id: int) -> Mapping[str, Any]:
+        """The values the report holds now, by name."""
+        raise NotImplementedError
+
+    def _post(self, report_id: int, values: Mapping[str, Any]) -> Any:
+        """Send the values."""
+        raise NotImplementedError
+
+    def _differing(self, values: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+        """The names whose value differs from the report's (missing ones included)."""
+        return [name for name in values if not _same_value(values[name], current.get(name), self.numeric)]
+
+    def _post_unless_current(
+        self, report_id: int, values: Mapping[str, Any], report: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Post ``values`` unless the report already holds them.
+
+        :param report_id: the report.
+        :param values: name → value.
+        :param report: the report, if already read (for its status).
+        :return: whether anything was posted.
+        :raises FabricConflictError: the report is approved and holds other values.
+        """
+        from airflow_provider_fabric.api.statuses import normalize_status
+        from airflow_provider_fabric.exceptions import FabricConflictError, FabricServerError
+
+        differ = self._differing(values, self._current(report_id))
+        if not differ:
+            self.log.info(
+                "Report %s already holds these %d %s(s): nothing sent", report_id, len(values), self.item
+            )
+            return False
+        report = report if report is not None else self.hook.get_report(report_id)
+        if normalize_status(report.get("status")) == "APPROVED":
+            raise FabricConflictError(
+                f"report {report_id} is approved (signed out) and its {self.what} differ from those given "
+                f"({self.item}s: {', '.join(differ)}): nothing was sent. A signed-out report is not changed "
+                "by a pipeline: amend it in Fabric Enterprise, or correct the input"
+            )
+        self.log.info(
+            "Posting %d %s(s) to report %s (%d differ from the report's): %s",
+            len(values),
+            self.item,
+            report_id,
+            len(differ),
+            ", ".join(values),
+        )
+        try:
+            self._post(report_id, values)
+        except FabricServerError as err:
+            # The server may have acted before the answer was lost: look before anyone posts again.
+            if self._differing(values, self._current(report_id)):
+                raise
+            self.log.warning("%s; the report holds the values nonetheless: not posted again", err)
+        return True
 
     def _load(self, values: Any, path: Any) -> dict[str, Any]:
         from airflow_provider_fabric.exceptions import FabricInputError
@@ -455,17 +563,23 @@ class _FabricReportValuesOperator(FabricBaseOperator):
 
 
 class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
-    """Post a report's patient fields; returns the report ID.
+    """Post a report's patient fields when they differ from the report's; returns the report ID.
 
     Fields come from ``fields`` (a dict, templated), from ``fields_path`` (a
     JSON object, or a CSV file: a header row of field names and one row of
     values, or two columns headed ``name,value``) on any object storage, or
     both (the dict's values win). Values are PHI: they are never logged, and
-    not returned; the log names the fields only. Posting the same fields again
-    sets the same values, so retries are safe. The values of ``fields`` are
+    not returned; the log names the fields only. The values of ``fields`` are
     masked (``***``) in Airflow's "Rendered Template" view once rendered; a
     DAG file or run ``conf`` holding them is stored by Airflow as written, so
     prefer ``fields_path``.
+
+    The report's fields are read first (``GET /reports/{id}/patient_fields``):
+    when every field given already has that value (compared as text), nothing
+    is sent, so re-runs and retries change nothing. Different values on an
+    approved report fail with
+    :class:`~airflow_provider_fabric.exceptions.FabricConflictError`, naming
+    the fields.
 
     :param report_id: the report (templated).
     :param fields: field name → value, e.g. ``{"Patient DOB": "...", "Indication for Testing": "..."}``
@@ -494,18 +608,22 @@ class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
         self.fields = fields
         self.fields_path = fields_path
 
+    def _current(self, report_id: int) -> Mapping[str, Any]:
+        current = self.hook.get_patient_fields(report_id)
+        return current if isinstance(current, Mapping) else {}
+
+    def _post(self, report_id: int, values: Mapping[str, Any]) -> Any:
+        return self.hook.post_patient_fields(report_id, values)
+
     def execute(self, context: Context) -> int:
-        """Load, check and post the fields.
+        """Load and check the fields, post them unless the report holds them already.
 
         :param context: the task's execution context.
         :return: the report's ID.
         """
         report_id = as_id(self.report_id, "report_id")
         fields = self._load(self.fields, self.fields_path)
-        self.log.info(
-            "Posting %d patient field(s) to report %s: %s", len(fields), report_id, ", ".join(fields)
-        )
-        self.hook.post_patient_fields(report_id, fields)
+        self._post_unless_current(report_id, fields)
         self.push_report_url(context, report_id)
         return report_id
 
@@ -516,19 +634,36 @@ class FabricPostQcDataOperator(_FabricReportValuesOperator):
     Metrics come from ``qc_data`` (a dict, templated), from ``qc_data_path``
     (a JSON object or a CSV file, as for :class:`FabricPostPatientFieldsOperator`),
     or both (the dict's values win). The log names the metrics, not their
-    values. Each post adds a QC entry on the server, so a retry after a lost
-    answer can leave two identical entries.
+    values.
+
+    Before anything is sent the metric names are checked against the report's
+    assay type (``GET /assay_types/{id}``, its ``qc_metrics``): a name it does
+    not define fails with :class:`~airflow_provider_fabric.exceptions.FabricInputError`
+    listing the allowed ones. The assay type is ``assay_type_id``, else the
+    report's ``assay_type_id``; when neither is known, or the assay type lists
+    no metrics, the check is skipped with a warning and Fabric's answer decides.
+
+    Each post adds a QC entry on the server, so the report's entries are read
+    first: when they already hold every metric given with that value (the
+    latest entry naming a metric wins; numbers compared as numbers), nothing
+    is sent. A post whose answer is lost is checked the same way before the
+    task fails, so a retry never leaves two entries. Different values on an
+    approved report fail with
+    :class:`~airflow_provider_fabric.exceptions.FabricConflictError`.
 
     :param report_id: the report (templated).
-    :param qc_data: metric → value, e.g. ``{"mean_coverage": 112.4}`` (templated).
+    :param qc_data: metric → value, e.g. ``{"Mean Coverage": 112.4}`` (templated).
     :param qc_data_path: a JSON or CSV file with the metrics (templated).
+    :param assay_type_id: the report's assay type, when the report does not name it (templated).
     :param fabric_conn_id: the ``fabric_genomics`` connection to use.
     :param kwargs: any other :class:`~airflow.models.BaseOperator` argument.
     """
 
-    template_fields: Sequence[str] = ("report_id", "qc_data", "qc_data_path")
+    template_fields: Sequence[str] = ("report_id", "qc_data", "qc_data_path", "assay_type_id")
     operator_extra_links = (FabricReportLink(),)
     what = "QC data"
+    item = "metric"
+    numeric = True
 
     def __init__(
         self,
@@ -536,23 +671,66 @@ class FabricPostQcDataOperator(_FabricReportValuesOperator):
         report_id: int | str,
         qc_data: Any = None,
         qc_data_path: Any = None,
+        assay_type_id: int | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.report_id = report_id
         self.qc_data = qc_data
         self.qc_data_path = qc_data_path
+        self.assay_type_id = assay_type_id
+
+    def _current(self, report_id: int) -> Mapping[str, Any]:
+        answer = self.hook.get_qc_data(report_id)
+        entries = answer.get("objects", []) if isinstance(answer, Mapping) else answer or []
+        merged: dict[str, Any] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            data = entry.get("data", entry) if isinstance(entry, Mapping) else None
+            if isinstance(data, Mapping):
+                merged.update(data)
+        return merged
+
+    def _post(self, report_id: int, values: Mapping[str, Any]) -> Any:
+        return self.hook.post_qc_data(report_id, values)
+
+    def _check_metrics(self, report_id: int, report: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+        """Refuse metric names the report's assay type does not define (nothing sent)."""
+        from airflow_provider_fabric.exceptions import FabricInputError
+
+        assay_id = as_id(self.assay_type_id, "assay_type_id", optional=True)
+        if assay_id is None:
+            assay_id = as_id(report.get("assay_type_id"), "the report's assay_type_id", optional=True)
+        if assay_id is None:
+            self.log.warning(
+                "Report %s names no assay type (and no assay_type_id was given): QC metric names not "
+                "checked before posting",
+                report_id,
+            )
+            return
+        assay = self.hook.get_assay_type(assay_id)
+        allowed = assay.get("qc_metrics") if isinstance(assay, Mapping) else None
+        if not isinstance(allowed, list) or not allowed:
+            self.log.warning("Assay type %s lists no QC metrics: metric names not checked", assay_id)
+            return
+        unknown = [name for name in metrics if name not in [str(a) for a in allowed]]
+        if unknown:
+            raise FabricInputError(
+                f"QC metric(s) {', '.join(unknown)} are not defined by assay type {assay_id} "
+                f"({assay.get('name')}) of report {report_id}; its metrics are "
+                f"{', '.join(str(a) for a in allowed)}: nothing was sent"
+            )
 
     def execute(self, context: Context) -> int:
-        """Load, check and post the metrics.
+        """Load the metrics, check their names, post them unless the report holds them already.
 
         :param context: the task's execution context.
         :return: the report's ID.
         """
         report_id = as_id(self.report_id, "report_id")
         metrics = self._load(self.qc_data, self.qc_data_path)
-        self.log.info("Posting %d QC metric(s) to report %s: %s", len(metrics), report_id, ", ".join(metrics))
-        self.hook.post_qc_data(report_id, metrics)
+        report = self.hook.get_report(report_id)
+        self._check_metrics(report_id, report, metrics)
+        self._post_unless_current(report_id, metrics, report)
         self.push_report_url(context, report_id)
         return report_id
 
@@ -560,9 +738,9 @@ class FabricPostQcDataOperator(_FabricReportValuesOperator):
 class FabricUpdateReportStatusOperator(FabricBaseOperator):
     """Move a clinical report to a new status (e.g. ``APPROVED``); returns the report ID.
 
-    Setting the status a report already has is harmless, so retries are
-    safe. A status outside the known vocabulary is sent anyway (the server
-    decides) with a warning.
+    The report is read first: when it already has that status nothing is sent,
+    so re-runs and retries change nothing. A status outside the known
+    vocabulary is sent anyway (the server decides) with a warning.
 
     :param report_id: the report (templated).
     :param status: the new status, e.g. ``READY TO REVIEW`` or ``APPROVED`` (templated).
@@ -579,7 +757,7 @@ class FabricUpdateReportStatusOperator(FabricBaseOperator):
         self.status = status
 
     def execute(self, context: Context) -> int:
-        """Send the status change.
+        """Send the status change, unless the report already has that status.
 
         :param context: the task's execution context.
         :return: the report's ID.
@@ -595,11 +773,14 @@ class FabricUpdateReportStatusOperator(FabricBaseOperator):
             self.log.warning(
                 "Status %r is not one of %s; sending it anyway", status, ", ".join(REPORT_STATUSES)
             )
+        self.push_report_url(context, report_id)
+        if normalize_status(self.hook.get_report(report_id).get("status")) == normalize_status(status):
+            self.log.info("Report %s is already %s: nothing sent", report_id, status)
+            return report_id
         answer = self.hook.update_report_status(report_id, status)
         self.log.info(
             "Report %s status is now %s",
             report_id,
             answer.get("status") if isinstance(answer, Mapping) else status,
         )
-        self.push_report_url(context, report_id)
         return report_id

@@ -8,14 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Assay types and the QC metrics each defines (names as a lab's Fabric workspace shows them).
+#: ``POST /reports/{id}/qc_data`` takes exactly these names (case included); others get a 422
+#: naming the allowed ones, in this order.
 ASSAY_TYPES: dict[int, dict[str, Any]] = {
-    1: {"id": 1, "name": "Targeted Panel", "qc_metrics": ["total_reads", "mean_coverage", "pct_target_20x"]},
+    1: {
+        "id": 1,
+        "name": "Targeted Panel",
+        "qc_metrics": ["Mean Coverage", "Percent Bases 100x", "Total Reads", "Percent Q30"],
+    },
     2: {
         "id": 2,
         "name": "Whole Exome",
-        "qc_metrics": ["total_reads", "mean_coverage", "pct_target_20x", "duplication_rate"],
+        "qc_metrics": [
+            "Mean Coverage",
+            "Percent Bases 20x",
+            "Total Reads",
+            "Percent Q30",
+            "Percent Duplicates",
+        ],
     },
-    3: {"id": 3, "name": "Whole Genome", "qc_metrics": ["total_reads", "mean_coverage", "pct_genome_30x"]},
+    3: {
+        "id": 3,
+        "name": "Whole Genome",
+        "qc_metrics": ["Mean Coverage", "Percent Bases 30x", "Total Reads", "Percent Q30"],
+    },
 }
 
 #: gene -> (chrom, start, end), GRCh37, 1-based inclusive.

@@ -361,12 +361,19 @@ async def post_qc_data(request: Request, report_id: int) -> dict[str, Any]:
     c, me = ctx(request), user(request)
     row = get_report_row(c, me.workspace_id, report_id)
     body = require_object(await read_body(request), "QC data")
-    allowed = catalogue.ASSAY_TYPES[row["assay_type_id"]]["qc_metrics"]
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
+    assay = catalogue.ASSAY_TYPES[row["assay_type_id"]]
+    allowed = assay["qc_metrics"]
+    unknown = sorted(name for name in body if name not in allowed)
+    if unknown or not body:
+        given = f"unknown QC metric(s) {', '.join(unknown)}" if unknown else "no QC metric given"
         raise ApiError(
-            422, f"unknown QC metrics {unknown} for this assay type; allowed: {', '.join(allowed)}"
+            422, f"{given} for assay type {assay['id']} ({assay['name']}); allowed: {', '.join(allowed)}"
         )
+    for name, value in body.items():
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ApiError(422, f"QC metric {name!r} must be a text, number or boolean value")
+    if current_status(c, row)[0] == "APPROVED":
+        raise ApiError(422, f"report {report_id} is approved: QC data is locked")
     values = {
         "report_id": report_id,
         "data": dumps(body),

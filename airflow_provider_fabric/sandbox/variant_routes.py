@@ -1,12 +1,17 @@
 """Variant endpoints: export (JSON/CSV/VCF, streamed), scored variants, PATCH one, bulk validation VCF.
 
-Bulk validation (``PUT /reports/{id}/variants?format=vcf``): each record is
-matched to a report variant by CHROM (``chr`` prefix ignored), POS, REF and
-ALT. Its validation status is the record's INFO key ``VALIDATION`` (e.g.
-``VALIDATION=CONFIRMED``), else the ``validation_status`` query parameter,
-else ``CONFIRMED``. Allowed values: ``CONFIRMED``, ``FAIL``,
-``NOT_CONFIRMED``, ``PENDING``. The VCF export writes the same key, so an
-export can be edited and sent back.
+Bulk statuses (``PUT /reports/{id}/variants?format=vcf``), as the vendor's
+``set_report_variants.py`` sends them: each record's FILTER column is its
+validation result, ``CONFIRMED`` or ``FAIL``, declared in a ``##FILTER``
+header line; the record is matched to a report variant by CHROM (``chr``
+prefix ignored), POS, REF and ALT; INFO is ignored. A file with any record
+whose FILTER is not a declared ``CONFIRMED``/``FAIL`` (``PASS``, ``.``...) is
+refused whole (422): nothing is set. ``CONFIRMED`` sets the variant's
+``status`` to ``CONFIRMED``, ``FAIL`` to ``FAILED_CONFIRMATION``.
+
+The INFO keys of the VCF export (``RVID``, ``GENE``, ``STATUS``,
+``TO_REPORT``) are for people to read: the public material does not fix
+them, so no client may rely on them (the JSON export has the variant IDs).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
@@ -27,9 +33,9 @@ from .common import ApiError, Context, Params, add_route, ctx, read_body, user
 from .genomes import receive_file
 from .reports import PROCESSED, current_status, get_report_row, patch_values
 from .variants import (
+    BULK_STATUSES,
     CSV_COLUMNS,
     TO_REPORT,
-    VALIDATION_STATUSES,
     VARIANT_STATUSES,
     VariantFilter,
     iter_file_records,
@@ -49,7 +55,6 @@ _VCF_HEADER = """##fileformat=VCFv4.2
 ##INFO=<ID=GENE,Number=1,Type=String,Description="Gene">
 ##INFO=<ID=STATUS,Number=1,Type=String,Description="Review status">
 ##INFO=<ID=TO_REPORT,Number=1,Type=String,Description="Reporting category">
-##INFO=<ID=VALIDATION,Number=1,Type=String,Description="Validation status">
 ##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{sample}
 """
@@ -110,8 +115,6 @@ def _vcf_parts(pairs: Iterable[tuple[Any, dict[str, Any]]], sample: str) -> Iter
         ]
         if variant["to_report"]:
             info.append(f"TO_REPORT={variant['to_report']}")
-        if variant["validation_status"]:
-            info.append(f"VALIDATION={variant['validation_status']}")
         columns = [
             record.chrom,
             str(record.pos),
@@ -150,7 +153,7 @@ def _scored(
     edits = overrides(c, report_id)
     for rvid, record in iter_file_records(genome["path"], genome["format"]):
         variant = make_variant(report_id, rvid, record, edits.get(rvid))
-        if variant["status"] != "REVIEWED" and not variant["to_report"]:
+        if variant["status"] in ("NOT_REVIEWED", "EXCLUDED") and not variant["to_report"]:
             continue
         digest = zlib.crc32(f"{rvid}:{record.pos}".encode())
         scoring = "classified" if variant["to_report"] else ("scored" if digest % 2 else "scoring")
@@ -206,12 +209,21 @@ def get_scored_variants(request: Request, report_id: int) -> StreamingResponse:
 
 def _set_fields(
     c: Context, report_id: int, who: str, changes: dict[int, dict[str, Any]], current: dict
-) -> None:
-    """Store overrides and their audit events in one transaction."""
+) -> int:
+    """Store the values that differ from ``current`` and their audit events in one transaction.
+
+    A value equal to the current one is not an edit: no override, no audit event.
+    :return: how many variants changed.
+    """
     now = c.clock.now()
     statements: list[tuple[str, list[Any]]] = []
+    changed = 0
     for rvid, fields in changes.items():
         before = current[rvid]
+        edits = {field: value for field, value in fields.items() if before.get(field) != value}
+        if not edits:
+            continue
+        changed += 1
         statements.append(
             (
                 "INSERT INTO variant_overrides (report_id, rvid, updated_at) VALUES (?, ?, ?) "
@@ -219,7 +231,7 @@ def _set_fields(
                 [report_id, rvid, now],
             )
         )
-        for field, value in fields.items():
+        for field, value in edits.items():
             statements.append(
                 (
                     f"UPDATE variant_overrides SET {field} = ?, updated_at = ? "  # noqa: S608  # nosec B608
@@ -234,19 +246,17 @@ def _set_fields(
                     [report_id, rvid, field, before.get(field), value, who, now],
                 )
             )
-    c.store.execute_many(statements)
+    if statements:
+        c.store.execute_many(statements)
+    return changed
 
 
 @add_route(router, "/reports/{report_id}/variants/{rvid}", ["PATCH"])
 async def patch_variant(request: Request, report_id: int, rvid: int) -> dict[str, Any]:
     c = ctx(request)
     row, genome = _proband_file(c, request, report_id)
-    values = patch_values(await read_body(request), ("/status", "/to_report", "/validation_status"))
-    vocabularies = {
-        "/status": VARIANT_STATUSES,
-        "/to_report": TO_REPORT,
-        "/validation_status": VALIDATION_STATUSES,
-    }
+    values = patch_values(await read_body(request), ("/status", "/to_report"))
+    vocabularies = {"/status": VARIANT_STATUSES, "/to_report": TO_REPORT}
     fields: dict[str, Any] = {}
     for path, value in values.items():
         text = str(value).strip().upper() if value is not None else None
@@ -268,31 +278,66 @@ async def patch_variant(request: Request, report_id: int, rvid: int) -> dict[str
     return make_variant(report_id, rvid, record, overrides(c, report_id).get(rvid))
 
 
-def _bulk_validate(
-    c: Context, report_id: int, genome: dict[str, Any], path: Any, fmt: str, default: str, who: str
-):
+_FILTER_HEADER = re.compile(r"##FILTER=<ID=([^,>]+)")
+
+
+def _declared_filters(path: Any, fmt: str) -> set[str]:
+    """The IDs of the ``##FILTER`` header lines."""
     from airflow_provider_fabric import vcf
 
-    wanted: dict[tuple[str, int, str, str], str] = {}
+    declared: set[str] = set()
     with open(path, "rb") as handle:
-        for record in vcf.iter_records(vcf.open_vcf_text(handle, fmt)):
-            info = dict(item.split("=", 1) for item in record.info.split(";") if "=" in item)
-            status = info.get("VALIDATION", default).upper()
-            if status not in VALIDATION_STATUSES:
-                raise ApiError(422, f"validation status must be one of {', '.join(VALIDATION_STATUSES)}")
+        for line in vcf.open_vcf_text(handle, fmt):
+            if not line.startswith("#"):
+                break
+            match = _FILTER_HEADER.match(line)
+            if match:
+                declared.add(match.group(1))
+    return declared
+
+
+def _wanted_statuses(path: Any, fmt: str) -> dict[tuple[str, int, str, str], str]:
+    """``(chrom, pos, ref, alt) -> status`` from the FILTER column; 422 unless every record has one."""
+    from airflow_provider_fabric import vcf
+
+    declared = _declared_filters(path, fmt)
+    wanted: dict[tuple[str, int, str, str], str] = {}
+    bad: list[tuple[int, str]] = []
+    count = 0
+    with open(path, "rb") as handle:
+        for count, record in enumerate(vcf.iter_records(vcf.open_vcf_text(handle, fmt)), start=1):
+            status = BULK_STATUSES.get(record.filter) if record.filter in declared else None
+            if status is None:
+                bad.append((count, record.filter))
+                continue
             wanted[(norm_chrom(record.chrom), record.pos, record.ref, record.alt)] = status
+    if not count:
+        raise ApiError(422, "the VCF holds no variant records")
+    if bad:
+        number, value = bad[0]
+        raise ApiError(
+            422,
+            f"{len(bad)} of {count} record(s) carry no validation status in FILTER: each record's FILTER "
+            f"must be {' or '.join(BULK_STATUSES)}, declared in a ##FILTER header line "
+            f"(first: record {number}, FILTER {value[:40]!r}); nothing was set",
+        )
+    return wanted
+
+
+def _bulk_statuses(c: Context, report_id: int, genome: dict[str, Any], path: Any, fmt: str, who: str):
+    wanted = _wanted_statuses(path, fmt)
     edits = overrides(c, report_id)
     changes: dict[int, dict[str, Any]] = {}
     current: dict[int, dict[str, Any]] = {}
     for rvid, record in iter_file_records(genome["path"], genome["format"]):
         key = (norm_chrom(record.chrom), record.pos, record.ref, record.alt)
         if key in wanted:
-            changes[rvid] = {"validation_status": wanted.pop(key)}
+            changes[rvid] = {"status": wanted.pop(key)}
             current[rvid] = make_variant(report_id, rvid, record, edits.get(rvid))
-    _set_fields(c, report_id, who, changes, current)
+    changed = _set_fields(c, report_id, who, changes, current)
     unmatched = [{"chrom": k[0], "pos": k[1], "ref": k[2], "alt": k[3]} for k in wanted]
-    updated = [{"report_variant_id": rvid, **fields} for rvid, fields in changes.items()]
-    return {"updated": len(updated), "objects": updated, "unmatched": unmatched}
+    matched = [{"id": rvid, **fields} for rvid, fields in changes.items()]
+    return {"updated": changed, "matched": len(matched), "objects": matched, "unmatched": unmatched}
 
 
 @add_route(router, "/reports/{report_id}/variants", ["PUT"])
@@ -304,12 +349,11 @@ async def set_variant_statuses(request: Request, report_id: int) -> dict[str, An
     fmt = (params.get("format") or "").lower() or None
     if fmt is not None and fmt not in ("vcf", "vcf.gz", "vcf.bz2"):
         raise ApiError(400, "format must be vcf, vcf.gz or vcf.bz2")
-    default = (params.get("validation_status") or "CONFIRMED").upper()
     temp = c.store.genome_dir / f"validation-{uuid.uuid4().hex}.part"
     try:
         detected, _ = await receive_file(request, temp, fmt)
         return await run_in_threadpool(
-            _bulk_validate, c, report_id, genome, temp, detected, default, user(request).login
+            _bulk_statuses, c, report_id, genome, temp, detected, user(request).login
         )
     except VcfValidationError as err:
         raise ApiError(422, f"invalid VCF: {err}") from err

@@ -2,9 +2,14 @@
 
 Nothing is imported at upload time: every export re-reads the VCF record by
 record (bounded memory, streamed to the client), and SQLite holds only the
-per-variant overrides (``status``, ``to_report``, ``validation_status``) and
-their audit trail. Record *n* of the file (1-based, data lines only) is the
-variant with ``report_variant_id`` *n* — stable across exports and restarts.
+per-variant overrides (``status``, ``to_report``) and their audit trail.
+Record *n* of the file (1-based, data lines only) is the variant with ID *n*
+(``id``, also given as ``report_variant_id``) — stable across exports and restarts.
+
+A variant's ``status`` is its review status (``NOT_REVIEWED``, ``REVIEWED``,
+``EXCLUDED``) and, once an external confirmation was set in bulk, its
+validation result: ``CONFIRMED`` or ``FAILED_CONFIRMATION`` (the vendor's
+example clients filter on both; a bulk VCF's ``FAIL`` sets the latter).
 
 Initial values are deterministic from the record's ordinal so exports are
 checkable: ``status`` is ``REVIEWED`` when ``n % 3 == 1`` (else
@@ -23,10 +28,12 @@ from typing import Any
 from . import catalogue
 from .common import Context, Params
 
-VARIANT_STATUSES = ("NOT_REVIEWED", "REVIEWED", "EXCLUDED")
+VARIANT_STATUSES = ("NOT_REVIEWED", "REVIEWED", "EXCLUDED", "CONFIRMED", "FAILED_CONFIRMATION")
 TO_REPORT = ("PRIMARY_FINDING", "SECONDARY_FINDING", "DO_NOT_REPORT")
-VALIDATION_STATUSES = ("CONFIRMED", "FAIL", "NOT_CONFIRMED", "PENDING")
+#: FILTER value of a bulk status VCF -> the ``status`` it gives the variant.
+BULK_STATUSES = {"CONFIRMED": "CONFIRMED", "FAIL": "FAILED_CONFIRMATION"}
 CSV_COLUMNS = (
+    "id",
     "report_variant_id",
     "chrom",
     "start_on_chrom",
@@ -42,7 +49,6 @@ CSV_COLUMNS = (
     "effect",
     "status",
     "to_report",
-    "validation_status",
     "score",
 )
 _EFFECTS = ("missense_variant", "synonymous_variant", "intron_variant", "frameshift_variant", "stop_gained")
@@ -81,8 +87,8 @@ def variants_summary(c: Context, report_id: int, records: int) -> dict[str, Any]
         "variant_count": records,
         "reviewed_variant_count": reviewed_count(c, report_id, records),
         "validated": {
-            status: sum(1 for row in edited.values() if row["validation_status"] == status)
-            for status in VALIDATION_STATUSES
+            status: sum(1 for row in edited.values() if row["status"] == status)
+            for status in BULK_STATUSES.values()
         },
         "edited_variant_count": len(edited),
     }
@@ -128,6 +134,7 @@ def make_variant(report_id: int, rvid: int, record: Any, edit: dict[str, Any] | 
         quality = None
     edit = edit or {}
     return {
+        "id": rvid,
         "report_variant_id": rvid,
         "report_id": report_id,
         "chrom": record.chrom,
@@ -144,7 +151,6 @@ def make_variant(report_id: int, rvid: int, record: Any, edit: dict[str, Any] | 
         "effect": _EFFECTS[digest % len(_EFFECTS)],
         "status": edit.get("status") or base_status(rvid),
         "to_report": edit["to_report"] if edit.get("to_report") is not None else base_to_report(rvid),
-        "validation_status": edit.get("validation_status"),
         "score": round((digest % 10000) / 100.0, 2),
     }
 

@@ -28,7 +28,11 @@ def dag_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """
     from airflow_provider_fabric.sandbox.process import SandboxProcess
 
-    process = SandboxProcess(tmp_path_factory.mktemp("dag-sandbox"), looks=2)
+    process = SandboxProcess(
+        tmp_path_factory.mktemp("dag-sandbox"),
+        looks=2,
+        record_requests=True,  # re-run tests read what each run sent
+    )
     with process, pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV, process.conn_json())
         patch.setenv(POKE_ENV, "0.2")

@@ -73,18 +73,6 @@ def read_vcf_keys(path: Path | str) -> list[tuple[str, int, str, str]]:
     return keys
 
 
-def read_vcf_info(path: Path | str) -> list[dict[str, str]]:
-    """The INFO column of every record of a plain VCF, as dicts."""
-    infos = []
-    with open(path) as handle:
-        for line in handle:
-            if line.startswith("#") or not line.strip():
-                continue
-            info = line.rstrip("\n").split("\t")[7]
-            infos.append(dict(item.partition("=")[::2] for item in info.split(";") if item and item != "."))
-    return infos
-
-
 def task_log_text(home: str) -> str:
     """Every task log file Airflow wrote under ``AIRFLOW_HOME/logs`` (dag.test mostly logs to stdout)."""
     text = []

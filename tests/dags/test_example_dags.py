@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagsupport import read_vcf_info, read_vcf_keys, run_dag, task_log_text, task_states
+from dagsupport import read_vcf_keys, run_dag, task_log_text, task_states
 
 MODES = [pytest.param(False, id="poke"), pytest.param(True, id="deferrable")]
 TRIGGER_LOGGER = "airflow_provider_fabric.triggers.fabric"  # trigger status lines name their logger
@@ -98,7 +98,7 @@ def test_panel_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrab
             }
         )
     )
-    (inputs / "qc.json").write_text(json.dumps({"total_reads": 1000, "mean_coverage": 250.5}))
+    (inputs / "qc.json").write_text(json.dumps({"Total Reads": 1000, "Mean Coverage": 250.5}))
     conf = {
         "project_name": "DAG tests: panels",  # shared by both modes: found by name, never duplicated
         "vcf_path": str(vcf),
@@ -106,7 +106,7 @@ def test_panel_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrab
         "genome_sex": "female",
         "external_id": sentinel("EXTID", deferrable),
         "accession_id": sentinel("ACCESSION", deferrable),
-        "panel_id": 101,
+        "panel_test_code": "HC-101",  # the sandbox catalogue's panel 101
         "patient_fields_path": f"file://{inputs / 'fields.json'}",
         "qc_data_path": str(inputs / "qc.json"),
         "output_base": f"file://{outputs}",
@@ -143,7 +143,8 @@ def test_panel_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrab
     assert filed["id"] == report["id"] and filed["status"] == "APPROVED"
     # The LIMS file is the full record, patient fields included (documented to hold PHI).
     assert filed["patient_fields"]["Last Name"] == sentinel("LASTNAME", deferrable)
-    assert dag_sandbox.admin("GET", f"/reports/{report['id']}/qc_data")["objects"]
+    qc_entries = dag_sandbox.admin("GET", f"/reports/{report['id']}/qc_data")["objects"]
+    assert [entry["data"] for entry in qc_entries] == [{"Total Reads": 1000, "Mean Coverage": 250.5}]
     no_partial_files(outputs)
 
     assert_no_phi(captured.out + captured.err, airflow_db, deferrable)
@@ -249,13 +250,22 @@ def test_trio_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrabl
 # -- confirmation loop ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("deferrable", MODES)
-def test_confirmation_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrable):
+def json_variants(report_id: int) -> dict[tuple[str, int, str, str], dict[str, Any]]:
+    """What reviewers see in Fabric: the report's JSON export, keyed as the API matches variants."""
     from airflow_provider_fabric.hooks.fabric import FabricHook
 
+    return {
+        (str(v["chrom"]).removeprefix("chr"), int(v["start_on_chrom"]), v["ref"], v["alt"]): v
+        for v in FabricHook().iter_variants(report_id)
+    }
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_confirmation_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrable):
     trio = run_trio(tmp_path, deferrable, capfd)
     assert_succeeded(trio["run"])
     report = one(dag_sandbox.state()["reports"], accession_id=trio["conf"]["accession_id"])
+    before = json_variants(report["id"])
     outputs = tmp_path / "confirmation-exports"
     conf = {"report_id": report["id"], "output_base": f"file://{outputs}"}
 
@@ -266,25 +276,22 @@ def test_confirmation_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, d
     (folder,) = (outputs / "confirmation" / f"report-{report['id']}").iterdir()  # one folder per run
     reviewed = read_vcf_keys(folder / "reviewed.vcf")
     assert reviewed, "the report has reviewed variants to confirm"
-    assert set(reviewed) <= set(read_vcf_keys(trio["proband_vcf"]))
-    assert {info["STATUS"] for info in read_vcf_info(folder / "reviewed.vcf")} == {"REVIEWED"}
+    assert set(reviewed) == {key for key, v in before.items() if v["status"] == "REVIEWED"}
+    # The status VCF is the vendor's format: the result in FILTER, declared; INFO empty.
+    validated = (folder / "validated.vcf").read_text().splitlines()
+    assert '##FILTER=<ID=CONFIRMED,Description="Passed external confirmation">' in validated
+    records = [line.split("\t") for line in validated if not line.startswith("#")]
+    assert {(r[6], r[7]) for r in records} == {("CONFIRMED", ".")}
     assert read_vcf_keys(folder / "validated.vcf") == reviewed
-    assert {info["VALIDATION"] for info in read_vcf_info(folder / "validated.vcf")} == {"CONFIRMED"}
-    assert read_vcf_keys(folder / "reviewed-after.vcf") == reviewed
-    assert {info.get("VALIDATION") for info in read_vcf_info(folder / "reviewed-after.vcf")} == {"CONFIRMED"}
     assert isinstance(json.loads((folder / "scored.json").read_text()), dict)
 
-    # What reviewers see in Fabric now, read independently of the DAG's own exports.
-    variants = list(FabricHook().iter_variants(report["id"]))
-    confirmed = {
-        (str(v["chrom"]).removeprefix("chr"), int(v["start_on_chrom"]), v["ref"], v["alt"])
-        for v in variants
-        if v.get("validation_status") == "CONFIRMED"
-    }
-    assert confirmed == set(reviewed)
-    first_reviewed = int(read_vcf_info(folder / "reviewed.vcf")[0]["RVID"])
-    primary = [v for v in variants if v["report_variant_id"] == first_reviewed]
-    assert primary and primary[0]["to_report"] == "PRIMARY_FINDING"
+    # Server-side, read independently of the DAG: exactly the reviewed variants are now CONFIRMED,
+    # the first of them is a primary finding, and no other variant changed.
+    after = json_variants(report["id"])
+    assert {key for key, v in after.items() if v["status"] == "CONFIRMED"} == set(reviewed)
+    assert after[reviewed[0]]["to_report"] == "PRIMARY_FINDING"
+    untouched = [key for key in before if key not in reviewed]
+    assert [after[key] for key in untouched] == [before[key] for key in untouched]
     no_partial_files(outputs)
 
     assert_no_phi(captured.out + captured.err, airflow_db, deferrable)
@@ -330,8 +337,8 @@ def test_confirmation_with_nothing_reviewed_skips_instead_of_failing(airflow_db,
     states = task_states(run)
     assert str(run.state) == "success"
     assert states["sanger_confirmation"] == ["skipped"]
-    assert states["set_validation_statuses"] == states["verify_statuses"] == ["skipped"]
+    assert states["set_validation_statuses"] == states["mark_primary_finding"] == ["skipped"]
     (folder,) = (outputs / "confirmation" / f"report-{report_id}").iterdir()
     assert read_vcf_keys(folder / "reviewed.vcf") == []
     assert not (folder / "validated.vcf").exists()
-    assert [v.get("validation_status") for v in hook.iter_variants(report_id)] == [None]
+    assert [v["status"] for v in hook.iter_variants(report_id)] == ["NOT_REVIEWED"]

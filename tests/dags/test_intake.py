@@ -211,7 +211,7 @@ def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, mo
                 "label": "RUN0002-new",
                 "sex": "male",
                 "external_id": "LAB-RUN0002-new",
-                "test": "panel",
+                "test": "panel:101",  # the intake's panel_id param has no default
             },
             # A malformed row (sex outside the vocabulary): fails only its own check task.
             {

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tisupport import RecordingTI
 
-from airflow_provider_fabric.exceptions import FabricRequestError
+from airflow_provider_fabric.exceptions import FabricInputError, FabricRequestError
 from airflow_provider_fabric.hooks.fabric import FabricHook
 from airflow_provider_fabric.operators.exports import (
     FabricExportReportPdfOperator,
@@ -152,22 +152,37 @@ def test_variant_updates_and_validation_statuses_show_in_the_next_export(
         context, report_id=report_id, destination=tmp_path / "to_confirm.vcf", format="vcf", status="REVIEWED"
     )
     assert reviewed["variant_count"] == sum(v["status"] == "REVIEWED" for v in before) + 1
+    # The export as is carries no status in FILTER: refused before anything is sent.
+    with pytest.raises(FabricInputError, match=f"none of the {reviewed['variant_count']} records"):
+        FabricSetVariantStatusesOperator(
+            task_id="validate", report_id=report_id, source=str(tmp_path / "to_confirm.vcf")
+        ).execute(context)
+    lines = (tmp_path / "to_confirm.vcf").read_text().splitlines()
+    confirmed_vcf = [
+        *[line for line in lines if line.startswith("##")],
+        '##FILTER=<ID=CONFIRMED,Description="Passed external confirmation">',
+        *[line for line in lines if line.startswith("#CHROM")],
+        *[
+            "\t".join([*cols[:6], "CONFIRMED", ".", *cols[8:]])
+            for cols in (line.split("\t") for line in lines if not line.startswith("#"))
+        ],
+    ]
+    (tmp_path / "confirmed.vcf").write_text("\n".join(confirmed_vcf) + "\n")
     answer = FabricSetVariantStatusesOperator(
-        task_id="validate", report_id=report_id, source=str(tmp_path / "to_confirm.vcf")
+        task_id="validate", report_id=report_id, source=str(tmp_path / "confirmed.vcf")
     ).execute(context)
+    assert answer["changed"] == answer["variants"] == reviewed["variant_count"]
     assert answer["result"]["updated"] == reviewed["variant_count"]
 
     export(context, report_id=report_id, destination=tmp_path / "after.csv", format="csv")
     with (tmp_path / "after.csv").open(newline="") as handle:
         after = {int(row["report_variant_id"]): row for row in csv.DictReader(handle)}
     row = after[target["report_variant_id"]]
-    assert (row["status"], row["to_report"], row["validation_status"]) == (
-        "REVIEWED",
-        "SECONDARY_FINDING",
-        "CONFIRMED",
-    )
-    confirmed = {rvid for rvid, r in after.items() if r["validation_status"] == "CONFIRMED"}
-    assert confirmed == {rvid for rvid, r in after.items() if r["status"] == "REVIEWED"}
+    assert (row["status"], row["to_report"]) == ("CONFIRMED", "SECONDARY_FINDING")
+    confirmed = {rvid for rvid, r in after.items() if r["status"] == "CONFIRMED"}
+    assert confirmed == {v["report_variant_id"] for v in before if v["status"] == "REVIEWED"} | {
+        target["report_variant_id"]
+    }
 
     scored = FabricExportScoredVariantsOperator(
         task_id="scored", report_id=report_id, destination=tmp_path / "scored.json", audit_log=True

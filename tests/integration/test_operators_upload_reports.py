@@ -24,7 +24,7 @@ from airflow_provider_fabric.operators.reports import (
 )
 from airflow_provider_fabric.testing.vcfgen import write_family, write_vcf
 
-PANEL_ID = 101  # a catalogue panel of the sandbox (assay type 1: total_reads, mean_coverage, ...)
+PANEL_ID = 101  # a catalogue panel of the sandbox (assay type 1: Total Reads, Mean Coverage, ...)
 _serial = itertools.count(1)
 
 
@@ -98,10 +98,10 @@ def test_upload_then_panel_report_patient_fields_and_qc(
     }
 
     FabricPostQcDataOperator(
-        task_id="qc", report_id=report_id, qc_data={"total_reads": 1200000, "mean_coverage": 112.4}
+        task_id="qc", report_id=report_id, qc_data={"Total Reads": 1200000, "Mean Coverage": 112.4}
     ).execute({"ti": RecordingTI()})
     entries = hook.get_qc_data(report_id)["objects"]
-    assert entries[-1]["data"] == {"total_reads": 1200000, "mean_coverage": 112.4}
+    assert [entry["data"] for entry in entries] == [{"Total Reads": 1200000, "Mean Coverage": 112.4}]
 
     # The same create task, retried, finds the report by its exact accession.
     again = FabricCreateClinicalReportOperator(

@@ -195,9 +195,9 @@ def test_patient_fields_qc_and_extended(api: Api, annotated_genome: dict[str, An
     assert api.ok("GET", f"/reports/{report_id}/patient_fields") == {**fields, "Patient Age": 34}
     assert api("POST", f"/reports/{report_id}/qc_data", json={"not_a_metric": 1}).status_code == 422
     entry = api.ok(
-        "POST", f"/reports/{report_id}/qc_data", json={"mean_coverage": 123.4, "total_reads": 1000}
+        "POST", f"/reports/{report_id}/qc_data", json={"Mean Coverage": 123.4, "Total Reads": 1000}
     )
-    assert entry["data"]["mean_coverage"] == 123.4
+    assert entry["data"]["Mean Coverage"] == 123.4
     assert api.ok("GET", f"/reports/{report_id}/qc_data")["objects"][0]["id"] == entry["id"]
     ready_report(api, wait, report_id)
     plain = api.ok("GET", f"/reports/{report_id}")
@@ -285,18 +285,24 @@ def test_variant_patch_bulk_validation_and_scoring(
     )
     assert api.ok("GET", f"/reports/{report_id}")["reviewed_variant_count"] == 21  # 20 by default, +1
 
-    with hook.get_variants(report_id, format="VCF", status="REVIEWED") as answer:
-        lines = answer.text.splitlines()
-    header = [line for line in lines if line.startswith("#")]
-    data = [line for line in lines if not line.startswith("#")][:3]
-    data[0] = data[0].replace("STATUS=", "VALIDATION=CONFIRMED;STATUS=", 1)
-    data[1] = data[1].replace("STATUS=", "VALIDATION=FAIL;STATUS=", 1)
-    unknown = "1\t12345\t.\tA\tT\t50\tPASS\t.\tGT\t0/1"
+    reviewed = hook.get_variants(report_id, status="REVIEWED", limit=3)["objects"]
+    statuses = ["CONFIRMED", "FAIL", "CONFIRMED"]
+    data = [
+        f"{v['chrom']}\t{v['start_on_chrom']}\t.\t{v['ref']}\t{v['alt']}\t50\t{status}\t.\tGT\t0/1"
+        for v, status in zip(reviewed, statuses, strict=True)
+    ]
+    unknown = "1\t12345\t.\tA\tT\t50\tCONFIRMED\t.\tGT\t0/1"
+    header = [
+        "##fileformat=VCFv4.2",
+        '##FILTER=<ID=FAIL,Description="Failed external confirmation">',
+        '##FILTER=<ID=CONFIRMED,Description="Passed external confirmation">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSAMPLE",
+    ]
     result = hook.set_variant_statuses(report_id, "\n".join([*header, *data, unknown, ""]).encode())
     assert result["updated"] == 3 and len(result["unmatched"]) == 1
-    validated = {v["report_variant_id"]: v["validation_status"] for v in hook.iter_variants(report_id)}
-    first_ids = [int(line.split("RVID=")[1].split(";")[0]) for line in data]
-    assert [validated[i] for i in first_ids] == ["CONFIRMED", "FAIL", "CONFIRMED"]
+    shown = {v["id"]: v["status"] for v in hook.iter_variants(report_id)}
+    first_ids = [v["id"] for v in reviewed]
+    assert [shown[i] for i in first_ids] == ["CONFIRMED", "FAILED_CONFIRMATION", "CONFIRMED"]
 
     scored = hook.get_scored_variants(report_id, audit_log=True)
     assert scored["objects"] and {o["scoring_status"] for o in scored["objects"]} <= {
@@ -305,11 +311,8 @@ def test_variant_patch_bulk_validation_and_scoring(
         "classified",
     }
     fields = {(e["report_variant_id"], e["field"], e["new_value"]) for e in scored["audit_log"]}
-    assert (2, "to_report", "SECONDARY_FINDING") in fields and (
-        first_ids[1],
-        "validation_status",
-        "FAIL",
-    ) in fields
+    assert (2, "to_report", "SECONDARY_FINDING") in fields
+    assert (first_ids[1], "status", "FAILED_CONFIRMATION") in fields
     classified = hook.get_scored_variants(report_id, scoring_status="classified")
     assert classified["objects"] and all(o["scoring_status"] == "classified" for o in classified["objects"])
     assert "audit_log" not in classified

@@ -50,6 +50,12 @@ SCRIPTED = [
     {"kind": "503", "phase": "after", "method": "PUT", "path": "^/projects/[0-9]+/genomes$"},
     {"kind": "drop", "phase": "after", "method": "POST", "path": "^/reports/?$"},
 ]
+# The panel DAG also posts the case's patient fields and QC data: a lost answer there must not
+# leave a second QC entry either (the operators read them back before trying again).
+PANEL_SCRIPTED = [
+    {"kind": "drop", "phase": "after", "method": "POST", "path": "^/reports/[0-9]+/patient_fields$"},
+    {"kind": "503", "phase": "after", "method": "POST", "path": "^/reports/[0-9]+/qc_data$"},
+]
 # Each task attempt fails with a probability of about 0.27 when it sends one unretried request
 # (a POST or an upload): eleven attempts leave a failure chance of about 1e-6 per task.
 TASK_RETRIES = 10
@@ -85,7 +91,7 @@ def panel_conf(tmp: Path, seed: int) -> dict[str, Any]:
 
     vcf = write_vcf(tmp / f"sample-{seed}.vcf.gz", 25, compression="gz", seed=seed)
     (tmp / "fields.json").write_text('{"First Name": "Synthetic", "Indication for Testing": "fault runs"}')
-    (tmp / "qc.json").write_text('{"total_reads": 1000, "mean_coverage": 250.5}')
+    (tmp / "qc.json").write_text('{"Total Reads": 1000, "Mean Coverage": 250.5}')
     return {
         "project_name": f"Fault runs {seed}: panels",  # a project of its own: it is always created
         "vcf_path": str(vcf),
@@ -93,7 +99,7 @@ def panel_conf(tmp: Path, seed: int) -> dict[str, Any]:
         "genome_sex": "female",
         "external_id": f"fault-sample-{seed}",
         "accession_id": f"fault-accession-{seed}",
-        "panel_id": 101,
+        "panel_test_code": "HC-101",
         "patient_fields_path": str(tmp / "fields.json"),
         "qc_data_path": str(tmp / "qc.json"),
         "output_base": str(tmp / "exports"),
@@ -136,7 +142,8 @@ def test_run_under_faults(airflow_db, sandbox, tmp_path, request, seed):
 
     capture = request.config.pluginmanager.getplugin("capturemanager")
     capture.read_global_capture()
-    sandbox.set_faults(**FAULTS, seed=seed, phase=phase_of(seed), script=SCRIPTED)
+    scripted = SCRIPTED if trio else SCRIPTED + PANEL_SCRIPTED
+    sandbox.set_faults(**FAULTS, seed=seed, phase=phase_of(seed), script=scripted)
     try:
         run = run_dag(dag, conf, retries=TASK_RETRIES)
     finally:
@@ -152,8 +159,9 @@ def test_run_under_faults(airflow_db, sandbox, tmp_path, request, seed):
 
     # Every run succeeds: faults cost retries, never the run.
     assert failed_tasks(run) == {} and str(run.state) == "success", failed_tasks(run)
-    # The scripted faults all fired, and each lost answer (to a call never resent blindly) cost its
-    # task an Airflow retry: the retries below found what the lost try had created.
+    # The scripted faults all fired. Each lost answer to a creation (never resent blindly) cost its
+    # task an Airflow retry, which found what the lost try had created; the panel's lost patient
+    # fields and QC answers are read back within the same try.
     assert faults["script_left"] == [], faults["script_left"]
     assert retried >= len(SCRIPTED), retried
 
@@ -166,6 +174,8 @@ def test_run_under_faults(airflow_db, sandbox, tmp_path, request, seed):
     else:
         one(state["genomes"], external_id=conf["external_id"])
     report = one(state["reports"], accession_id=conf["accession_id"])
+    if not trio:  # the lost QC answer was found again, not posted twice
+        assert len(sandbox.admin("GET", f"/reports/{report['id']}/qc_data")["objects"]) == 1
 
     # Every exported file is what the server sends for the same export with faults off.
     folder = tmp_path / "exports" / ("family" if trio else "panel") / f"report-{report['id']}"
@@ -181,6 +191,7 @@ def test_faults_really_fired():
         pytest.skip("run together with test_run_under_faults")
     runs = len(SEEDS)
     scripted = {kind: runs * sum(item["kind"] == kind for item in SCRIPTED) for kind in ("drop", "503")}
+    # (the panel runs' own scripted faults come on top: the dice must beat the common ones alone)
     if runs >= 10:  # beyond the scripted faults, the dice fired too
         assert _totals["503"] > scripted["503"] and _totals["429"] >= 1, _totals
         assert _totals["drop"] > scripted["drop"], _totals

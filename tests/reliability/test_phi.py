@@ -68,7 +68,7 @@ def _run_examples(rel_sandbox: Any, tmp: Path) -> dict[str, Any]:
     vcf = write_vcf(tmp / "proband.vcf.gz", 40, sample=s("SAMPLE"), compression="gz")
     fields = {"First Name": s("FIRSTNAME"), "Last Name": s("LASTNAME"), "Patient DOB": s("DOB")}
     (tmp / "fields.json").write_text(json.dumps(fields))
-    (tmp / "qc.json").write_text(json.dumps({"total_reads": 1000, "mean_coverage": 250.5}))
+    (tmp / "qc.json").write_text(json.dumps({"Total Reads": 1000, "Mean Coverage": 250.5}))
     panel_conf = {
         "project_name": "PHI proofs: panels",
         "vcf_path": str(vcf),
@@ -76,7 +76,7 @@ def _run_examples(rel_sandbox: Any, tmp: Path) -> dict[str, Any]:
         "genome_sex": "female",
         "external_id": s("EXTID"),
         "accession_id": s("ACCESSION"),
-        "panel_id": 101,
+        "panel_test_code": "HC-101",
         "patient_fields_path": str(tmp / "fields.json"),
         "qc_data_path": str(tmp / "qc.json"),
         "output_base": str(tmp / "exports"),

@@ -150,6 +150,37 @@ def test_uri_form_defaults_to_https_and_keeps_port(monkeypatch):
     assert settings.server_timezone == "GMT"
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "base_url"),
+    [
+        ("https://api.fabricgenomics.com", 443, "https://api.fabricgenomics.com:443"),
+        ("https://127.0.0.1:8443", 8443, "https://127.0.0.1:8443"),
+        ("https://127.0.0.1:8443", 0, "https://127.0.0.1:8443"),  # what the Test button sends for none
+    ],
+)
+def test_the_port_field_agrees_with_the_host(monkeypatch, host, port, base_url):
+    conn = {"conn_type": "fabric_genomics", "host": host, "port": port, "login": "k", "password": "s"}
+    monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    assert FabricHook().settings.base_url == base_url
+
+
+def test_a_port_field_that_contradicts_the_host_is_refused(monkeypatch):
+    conn = {
+        "conn_type": "fabric_genomics",
+        "host": "https://h.test:8443",
+        "port": 443,
+        "login": "k",
+        "password": "s",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    with pytest.raises(FabricConfigurationError, match="port 8443 and the Port field"):
+        _ = FabricHook().settings
+
+
 def test_empty_host_means_production(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT",
@@ -187,11 +218,15 @@ def test_request_errors_carry_status_and_description(hook, requests_mock, status
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_errors_name_the_connection_and_are_not_retried(hook, requests_mock, status):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
     requests_mock.get(f"{BASE}/projects/", status_code=status, json={"description": "nope"})
     with pytest.raises(FabricAuthError, match="fabric_genomics_default") as info:
         hook.list_projects()
-    assert "s3cr3t-value" not in str(info.value)
+    assert "s3cr3t-value" not in str(info.value) and "nope" in str(info.value)
     assert requests_mock.call_count == 1
+    # Nor by Airflow: the same credentials would be refused again, so the task fails at once.
+    assert isinstance(info.value, AirflowFailException)
 
 
 def test_503_is_retried_then_succeeds(hook, requests_mock):
@@ -385,9 +420,26 @@ def test_pdf_422_says_why(hook, requests_mock):
 
 def test_test_connection_reports_both_outcomes(hook, requests_mock):
     requests_mock.get(f"{BASE}/projects/", [{"json": {"objects": []}}, {"status_code": 401}])
-    assert hook.test_connection() == (True, "Connected to https://fabric.test")
+    assert hook.test_connection() == (
+        True,
+        "Connected to https://fabric.test: the API key and secret were accepted",
+    )
     ok, message = hook.test_connection()
-    assert not ok and "fabric_genomics_default" in message
+    assert not ok and "HTTP 401" in message and "API secret) of this connection" in message
+
+
+def test_test_connection_never_names_airflows_temporary_connection_id(monkeypatch, requests_mock):
+    """Airflow's Test button tests a copy stored under a random ID: the messages say "this connection"."""
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    conn = {"conn_type": "fabric_genomics", "host": BASE, "login": "key", "password": "secret"}
+    monkeypatch.setenv("AIRFLOW_CONN_KKZVS8A8", json.dumps(conn))
+    requests_mock.get(f"{BASE}/projects/", status_code=403)
+    ok, message = FabricHook("kKZvS8a8").test_connection()
+    assert not ok and "kKZvS8a8" not in message and "of this connection" in message
+    monkeypatch.setenv("AIRFLOW_CONN_KKZVS8A8", json.dumps({**conn, "host": "http://fabric.test"}))
+    ok, message = FabricHook("kKZvS8a8").test_connection()
+    assert not ok and "kKZvS8a8" not in message and message.startswith("This connection: host must be")
 
 
 def test_ui_links(hook):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pendulum
 import pytest
+import requests
 from tisupport import RecordingTI
 
 from airflow_provider_fabric.exceptions import FabricInputError
@@ -291,52 +293,193 @@ def test_bad_update_arguments_send_nothing(fabric_conn, requests_mock, kwargs, m
 # ------------------------------------------------------------------ patient fields and QC
 
 PATIENT = {"First Name": "PHI-Jane", "Last Name": "PHI-Doe", "Patient DOB": "PHI-1990-01-01"}
+PANEL_METRICS = ["Mean Coverage", "Percent Bases 100x", "Total Reads", "Percent Q30"]
+
+
+class FakeReport:
+    """Report 31 behind the documented calls: the report, its patient fields, QC entries, assay type.
+
+    ``lose_next_answer`` makes the next POST act on the server and then drop the connection.
+    """
+
+    def __init__(self, requests_mock: Any, status: str = "READY TO REVIEW", assay_type_id: Any = 1) -> None:
+        self.report = {"id": 31, "status": status, "report_type": "panel"}
+        if assay_type_id is not None:
+            self.report["assay_type_id"] = assay_type_id
+        self.fields: dict[str, Any] = {}
+        self.qc: list[dict[str, Any]] = []
+        self.posts: list[Any] = []
+        self.lose_next_answer = False
+        requests_mock.get(f"{BASE}/reports/31", json=lambda r, c: dict(self.report))
+        requests_mock.get(f"{BASE}/reports/31/patient_fields", json=lambda r, c: dict(self.fields))
+        requests_mock.post(f"{BASE}/reports/31/patient_fields", json=self.post_fields)
+        requests_mock.get(f"{BASE}/reports/31/qc_data", json=lambda r, c: {"objects": list(self.qc)})
+        requests_mock.post(f"{BASE}/reports/31/qc_data", json=self.post_qc)
+        requests_mock.get(
+            f"{BASE}/assay_types/1", json={"id": 1, "name": "Targeted Panel", "qc_metrics": PANEL_METRICS}
+        )
+        requests_mock.patch(f"{BASE}/reports/31/update_status/", json=self.patch_status)
+
+    def _answer(self, value: Any) -> Any:
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise requests.exceptions.ConnectionError("connection dropped after the server acted")
+        return value
+
+    def post_fields(self, request: Any, _context: Any) -> Any:
+        self.posts.append(request.json())
+        self.fields.update(request.json())
+        return self._answer(dict(self.fields))
+
+    def post_qc(self, request: Any, _context: Any) -> Any:
+        self.posts.append(request.json())
+        self.qc.append({"id": len(self.qc) + 1, "report_id": 31, "data": request.json()})
+        return self._answer(self.qc[-1])
+
+    def patch_status(self, request: Any, _context: Any) -> Any:
+        self.posts.append(request.json())
+        self.report["status"] = request.json()[0]["value"]
+        return dict(self.report)
 
 
 def test_patient_fields_from_dict_are_posted_and_values_never_logged(
     fabric_conn, requests_mock, caplog, capsys
 ):
-    post = requests_mock.post(f"{BASE}/reports/31/patient_fields", json=PATIENT)
+    report = FakeReport(requests_mock)
     ti = RecordingTI()
     with caplog.at_level(logging.INFO):
         result = FabricPostPatientFieldsOperator(task_id="pf", report_id=31, fields=PATIENT).execute(
             {"ti": ti}
         )
     assert result == 31  # the XCom holds the report ID, never the (PHI) fields
-    assert post.last_request.json() == PATIENT
+    assert report.posts == [PATIENT] and report.fields == PATIENT
     text = task_log(caplog, capsys)
-    assert "3 patient field(s)" in text and "Patient DOB" in text
+    assert "3 field(s)" in text and "Patient DOB" in text
     assert "PHI-" not in text
     assert ti.pushed == {REPORT_URL_KEY: "https://ui.fabric.test/reports/31"}
 
 
 def test_patient_fields_from_a_csv_file_with_the_dict_winning(fabric_conn, requests_mock, tmp_path):
+    report = FakeReport(requests_mock)
     path = tmp_path / "patient.csv"
     path.write_text("First Name,Last Name,Patient Sex\nJane,Doe,F\n", encoding="utf-8")
-    post = requests_mock.post(f"{BASE}/reports/31/patient_fields", json={})
     FabricPostPatientFieldsOperator(
         task_id="pf", report_id=31, fields_path=f"file://{path}", fields={"Patient Sex": "Female"}
     ).execute({"ti": RecordingTI()})
-    assert post.last_request.json() == {"First Name": "Jane", "Last Name": "Doe", "Patient Sex": "Female"}
+    assert report.posts == [{"First Name": "Jane", "Last Name": "Doe", "Patient Sex": "Female"}]
+
+
+@pytest.mark.parametrize("status", ["READY TO REVIEW", "APPROVED"])
+def test_patient_fields_the_report_already_holds_are_not_posted_again(fabric_conn, requests_mock, status):
+    report = FakeReport(requests_mock, status=status)
+    report.fields = {**PATIENT, "Patient Sex": "F"}
+    FabricPostPatientFieldsOperator(task_id="pf", report_id=31, fields=PATIENT).execute({"ti": RecordingTI()})
+    assert report.posts == []
+    assert [r.method for r in requests_mock.request_history] == ["GET"]
+
+
+def test_other_patient_fields_on_an_approved_report_fail_at_once_naming_the_fields(
+    fabric_conn, requests_mock
+):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_provider_fabric.exceptions import FabricConflictError
+
+    report = FakeReport(requests_mock, status="APPROVED")
+    report.fields = {**PATIENT, "Last Name": "PHI-Smith"}
+    op = FabricPostPatientFieldsOperator(task_id="pf", report_id=31, fields=PATIENT)
+    with pytest.raises(FabricConflictError, match=r"report 31 is approved .*fields: Last Name\)") as info:
+        op.execute({"ti": RecordingTI()})
+    assert isinstance(info.value, AirflowFailException), "not retried: the report would still differ"
+    assert "PHI-" not in str(info.value)
+    assert report.posts == []
 
 
 def test_qc_data_from_name_value_csv_and_json(fabric_conn, requests_mock, tmp_path, caplog, capsys):
+    report = FakeReport(requests_mock)
     csv_path = tmp_path / "qc.csv"
-    csv_path.write_text("metric,value\ntotal_reads,1200000\nmean_coverage,112.4\n", encoding="utf-8")
+    csv_path.write_text("metric,value\nTotal Reads,1200000\nMean Coverage,112.4\n", encoding="utf-8")
     json_path = tmp_path / "qc.json"
-    json_path.write_text(json.dumps({"total_reads": 5, "mean_coverage": 99.5}), encoding="utf-8")
-    post = requests_mock.post(f"{BASE}/reports/31/qc_data", json={"id": 1})
+    json_path.write_text(json.dumps({"Total Reads": 5, "Mean Coverage": 99.5}), encoding="utf-8")
     with caplog.at_level(logging.INFO):
         FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data_path=csv_path).execute(
             {"ti": RecordingTI()}
         )
-    assert post.last_request.json() == {"total_reads": "1200000", "mean_coverage": "112.4"}
+    assert report.posts == [{"Total Reads": "1200000", "Mean Coverage": "112.4"}]
     text = task_log(caplog, capsys)
-    assert "total_reads, mean_coverage" in text and "1200000" not in text
+    assert "Total Reads, Mean Coverage" in text and "1200000" not in text
     FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data_path=json_path).execute(
         {"ti": RecordingTI()}
     )
-    assert post.last_request.json() == {"total_reads": 5, "mean_coverage": 99.5}
+    assert report.posts[-1] == {"Total Reads": 5, "Mean Coverage": 99.5}
+
+
+def test_qc_metrics_the_assay_type_does_not_define_are_refused_before_sending(fabric_conn, requests_mock):
+    report = FakeReport(requests_mock)
+    op = FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"mean_coverage": 1, "Total Reads": 2})
+    with pytest.raises(FabricInputError) as info:
+        op.execute({"ti": RecordingTI()})
+    assert str(info.value) == (
+        "QC metric(s) mean_coverage are not defined by assay type 1 (Targeted Panel) of report 31; its "
+        "metrics are Mean Coverage, Percent Bases 100x, Total Reads, Percent Q30: nothing was sent"
+    )
+    assert report.posts == []
+
+
+def test_qc_assay_type_can_be_given_or_left_to_the_server(fabric_conn, requests_mock, caplog, capsys):
+    report = FakeReport(requests_mock, assay_type_id=None)  # the report does not name its assay type
+    with pytest.raises(FabricInputError, match="not defined by assay type 1"):
+        FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"x": 1}, assay_type_id=1).execute(
+            {"ti": RecordingTI()}
+        )
+    with caplog.at_level(logging.WARNING):
+        FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"x": 1}).execute({"ti": RecordingTI()})
+    assert "QC metric names not checked" in task_log(caplog, capsys)
+    assert report.posts == [{"x": 1}]
+
+
+def test_qc_data_the_report_already_holds_is_not_posted_again(fabric_conn, requests_mock):
+    report = FakeReport(requests_mock, status="APPROVED")
+    report.qc = [
+        {"id": 1, "data": {"Total Reads": 5, "Mean Coverage": 90}},
+        {"id": 2, "data": {"Mean Coverage": "112.40"}},  # the latest entry naming a metric wins
+    ]
+    FabricPostQcDataOperator(
+        task_id="qc", report_id=31, qc_data={"Total Reads": "5", "Mean Coverage": 112.4}
+    ).execute({"ti": RecordingTI()})
+    assert report.posts == []
+    with pytest.raises(Exception, match=r"approved .*metrics: Mean Coverage\)"):
+        FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"Mean Coverage": 90}).execute(
+            {"ti": RecordingTI()}
+        )
+    assert report.posts == []
+
+
+def test_a_lost_qc_answer_leaves_one_entry(fabric_conn, requests_mock, caplog, capsys):
+    report = FakeReport(requests_mock)
+    report.lose_next_answer = True
+    with caplog.at_level(logging.WARNING):
+        FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"Total Reads": 7}).execute(
+            {"ti": RecordingTI()}
+        )
+    text = task_log(caplog, capsys)
+    assert "no answer from Fabric" in text and "not posted again" in text
+    # The next Airflow try (or a re-run) finds the entry and posts nothing.
+    FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"Total Reads": 7}).execute(
+        {"ti": RecordingTI()}
+    )
+    assert [entry["data"] for entry in report.qc] == [{"Total Reads": 7}]
+
+
+def test_a_lost_answer_of_a_post_that_did_not_act_still_fails(fabric_conn, requests_mock):
+    from airflow_provider_fabric.api.errors import RetryableServerError
+
+    FakeReport(requests_mock)
+    requests_mock.post(f"{BASE}/reports/31/qc_data", exc=requests.exceptions.ConnectTimeout)
+    with pytest.raises(RetryableServerError, match="no answer"):
+        FabricPostQcDataOperator(task_id="qc", report_id=31, qc_data={"Total Reads": 7}).execute(
+            {"ti": RecordingTI()}
+        )
 
 
 @pytest.mark.parametrize(
@@ -367,15 +510,17 @@ def test_bad_fields_send_nothing_and_name_no_values(
 # ------------------------------------------------------------------ status
 
 
-def test_update_status_sends_a_json_patch(fabric_conn, requests_mock):
-    patch = requests_mock.patch(f"{BASE}/reports/31/update_status/", json={"id": 31, "status": "APPROVED"})
+def test_update_status_sends_a_json_patch_unless_the_report_has_it(fabric_conn, requests_mock):
+    report = FakeReport(requests_mock)
     ti = RecordingTI()
     assert (
         FabricUpdateReportStatusOperator(task_id="s", report_id=31, status="approved").execute({"ti": ti})
         == 31
     )
-    assert patch.last_request.json() == [{"op": "replace", "path": "/status", "value": "APPROVED"}]
+    assert report.posts == [[{"op": "replace", "path": "/status", "value": "APPROVED"}]]
     assert ti.pushed == {REPORT_URL_KEY: "https://ui.fabric.test/reports/31"}
+    FabricUpdateReportStatusOperator(task_id="s", report_id=31, status="APPROVED").execute({"ti": ti})
+    assert len(report.posts) == 1, "already APPROVED: nothing sent"
 
 
 def test_templated_fields_cover_ids_paths_and_accession():

@@ -1,0 +1,38 @@
+"""The plugin is registered by the provider itself, stays cheap to load, and adds the page to the nav."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+
+def test_registered_through_the_airflow_plugins_entry_point():
+    from airflow_provider_fabric.ui.plugin import FabricGenomicsPlugin
+
+    (entry,) = [ep for ep in entry_points(group="airflow.plugins") if ep.name == "fabric_genomics"]
+    assert entry.load() is FabricGenomicsPlugin
+
+
+def test_nav_entry_and_app_mount():
+    from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
+
+    from airflow_provider_fabric.ui.plugin import FabricGenomicsPlugin
+
+    (view,) = FabricGenomicsPlugin.external_views
+    assert view["name"] == "Fabric Genomics" and view["destination"] == "nav"
+    assert view["href"] == "fabric-genomics/cases", "relative: resolved against the UI's base URL"
+    (app,) = FabricGenomicsPlugin.fastapi_apps
+    assert app["url_prefix"] == "/fabric-genomics"
+    assert not any(app["url_prefix"].startswith(prefix) for prefix in RESERVED_URL_PREFIXES)
+
+
+def test_loading_the_plugin_imports_neither_the_app_nor_fastapi_nor_http():
+    # Every Airflow process (scheduler, workers, DAG processor) loads plugins.
+    code = (
+        "import sys; import airflow_provider_fabric.ui.plugin; "
+        "heavy = [m for m in ('airflow_provider_fabric.ui.app', 'airflow_provider_fabric.ui.statuses', "
+        "'airflow_provider_fabric.hooks.fabric', 'fastapi', 'requests') if m in sys.modules]; print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
