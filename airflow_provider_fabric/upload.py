@@ -108,10 +108,10 @@ def _checked(chunks: Iterator[bytes], checker: StreamChecker, file_md5: str | No
         yield chunk
     digest = checker.finish()
     if file_md5 is not None:
-        verify_md5(digest, file_md5, "the file")
+        _verify_md5(digest, file_md5, "the file")
 
 
-def verify_md5(actual: str | None, expected: str, what: str) -> None:
+def _verify_md5(actual: str | None, expected: str, what: str) -> None:
     """Raise :class:`FabricChecksumError` unless ``actual`` is ``expected``.
 
     :param actual: the MD5 computed.
@@ -320,7 +320,7 @@ class UploadBody:
                 "the upload was aborted before its last byte, so no genome was created"
             )
         if self._sent_digest is not None and self._md5 is not None:
-            verify_md5(self._sent_digest.finish(), self._md5, "the bytes sent")
+            _verify_md5(self._sent_digest.finish(), self._md5, "the bytes sent")
 
     def _read_ahead(self) -> None:
         try:
