@@ -289,12 +289,12 @@ def test_upload_is_streamed_once_with_query_in_url(hook, requests_mock, tmp_path
     requests_mock.put(f"{BASE}/projects/3/genomes", status_code=503)
     with pytest.raises(FabricServerError) as info:
         hook.upload_genome(
-            3, vcf, genome_label=SENTINEL, genome_sex="female", external_id=SENTINEL, checksum="abc"
+            3, vcf, genome_label=SENTINEL, genome_sex="female", external_id=SENTINEL, checksum="ab" * 16
         )
     assert requests_mock.call_count == 1  # a streamed body is never resent blindly
     sent = requests_mock.request_history[0]
     assert sent.qs["format"] == ["vcf.gz"] and sent.qs["assembly_version"] == ["hg19"]
-    assert sent.qs["checksum"] == ["abc"] and sent.qs["genome_sex"] == ["female"]
+    assert sent.qs["checksum"] == ["ab" * 16] and sent.qs["genome_sex"] == ["female"]
     assert not isinstance(sent.body, bytes)  # a reader object, not the file in memory
     assert SENTINEL not in str(info.value)
 
@@ -302,20 +302,21 @@ def test_upload_is_streamed_once_with_query_in_url(hook, requests_mock, tmp_path
 def test_upload_reports_progress_and_returns_genome_id(hook, requests_mock, tmp_path):
     vcf = tmp_path / "s.vcf"
     vcf.write_bytes(b"##fileformat=VCFv4.2\n" * 100)
-    requests_mock.put(f"{BASE}/projects/3/genomes", json={"genome_id": 42})
+    received = []
+
+    def consume_like_a_socket(request, context):
+        while chunk := request.body.read(1000):
+            received.append(chunk)
+        return {"genome_id": 42}
+
+    requests_mock.put(f"{BASE}/projects/3/genomes", json=consume_like_a_socket)
     seen: list[tuple[int, int | None]] = []
     with vcf.open("rb") as handle:
         answer = hook.upload_genome(
             3, handle, genome_label="L", genome_sex="male", progress=lambda a, b: seen.append((a, b))
         )
-        handle.seek(0)
-        # requests-mock does not read the body: read it as the transport would.
-        body = requests_mock.request_history[0].body
-        total = 0
-        while chunk := body.read(1000):
-            total += len(chunk)
     assert answer == {"genome_id": 42}
-    assert total == vcf.stat().st_size
+    assert b"".join(received) == vcf.read_bytes()
     assert seen[-1] == (vcf.stat().st_size, vcf.stat().st_size)
 
 
@@ -326,6 +327,9 @@ def test_upload_reports_progress_and_returns_genome_id(hook, requests_mock, tmp_
         ({"assembly_version": "GRCh38"}, "hg19"),
         ({"genome_label": ""}, "genome_label"),
         ({"format": "bam"}, "format"),
+        ({"format": "vcf.gz", "compress": True}, "compress=True needs a plain VCF"),
+        ({"checksum": "abc"}, "checksum must be an MD5"),
+        ({"file_md5": "x" * 32}, "file_md5 must be an MD5"),
     ],
 )
 def test_bad_upload_arguments_send_nothing(hook, requests_mock, tmp_path, kwargs, message):
