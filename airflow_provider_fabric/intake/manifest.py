@@ -258,16 +258,17 @@ def read_manifest(manifest: Any, run: str, manifest_format: ManifestFormat | Non
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         return [Sample(run, line, problem="not UTF-8 text: the whole manifest is left out")]
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a stray quote is an error, not the start of a field that swallows the next rows.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []
+    start = 1  # the line the next row starts on
     try:
-        start = 1
         for cells in reader:
             rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error:
-        cause = "not valid CSV (a stray quote or a NUL byte?): the whole manifest is left out"
-        return [Sample(run, reader.line_num, problem=cause)]
+        cause = "not valid CSV from here (a stray or unclosed quote?): the whole manifest is left out"
+        return [Sample(run, start, problem=cause)]
     rows = [(line, cells) for line, cells in rows if any(cell.strip() for cell in cells)]
     if not rows:
         return []

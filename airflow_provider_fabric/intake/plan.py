@@ -102,7 +102,9 @@ def plan_intake(
     accession_prefix: str = "",
     panel_id: int | None = None,
 ) -> IntakePlan:
-    """Read every run's manifest in the landing area, plan the cases, find what is in Fabric.
+    """Read every run's manifest in the landing area, plan its cases, find what is in Fabric.
+
+    Samples and cases come in run folder order, then manifest order.
 
     :param hook: the Fabric connection.
     :param project_id: the intake's project (where samples are looked for and uploaded).
@@ -112,11 +114,12 @@ def plan_intake(
     :param panel_id: the panel of rows whose test is plain ``panel``.
     """
     spec = manifest_format or ManifestFormat()
-    runs, samples = [], []
+    runs, samples, cases = [], [], []
     for run, manifest in find_manifests(landing, spec.file_name):
+        rows = read_manifest(manifest, run, spec)
         runs.append(run)
-        samples += read_manifest(manifest, run, spec)
-    cases = plan_cases(samples, spec, accession_prefix=accession_prefix, panel_id=panel_id)
+        samples += rows
+        cases += plan_cases(rows, spec, accession_prefix=accession_prefix, panel_id=panel_id)
     plan = IntakePlan(runs, samples, find_uploaded(hook, project_id, samples), cases)
     log.info(plan.describe())
     return plan

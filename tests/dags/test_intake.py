@@ -11,31 +11,19 @@ by that DAG.
 
 from __future__ import annotations
 
-import csv
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pendulum
 from dagsupport import DAGS_FOLDER, DEFERRABLE_ENV, load_dag, read_vcf_keys, task_log_text
+from intakesupport import write_manifest
 
 ASSET_URI = "fabric://intake/reports"
 TRIGGER_LINE = "running trigger in line"  # what dag.test() logs when a task deferred
 
 
-def write_manifest(folder: Path, rows: list[dict[str, str]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    columns = ["file", "label", "sex", "external_id", "family_id", "relationship", "affected", "test"]
-    with (folder / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({column: row.get(column, "") for column in columns})
-    return folder / "manifest.csv"
-
-
-# -- parsing and planning (no server) ---------------------------------------------------------------
+# -- parsing (no server; the manifest and the cases: tests/unit/test_intake_*.py) --------------------
 
 
 def test_intake_is_hourly_and_its_exports_schedule_the_lims_sync(airflow_db):
