@@ -7,6 +7,7 @@ problem, an exception message or a log line.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from airflow_provider_fabric.intake import (
     ManifestFormat,
     Order,
     Sample,
+    plan_cases,
     read_manifest,
     upload_arguments,
 )
@@ -259,3 +261,25 @@ def test_a_format_that_cannot_work_is_refused_when_the_dag_is_parsed(kwargs, mes
 def test_an_order_is_a_panel_or_a_family(kwargs) -> None:
     with pytest.raises(FabricConfigurationError):
         Order(**kwargs)
+
+
+def test_the_how_tos_lab_manifest_reads_as_the_page_says(tmp_path: Path) -> None:
+    """docs/howto/intake_manifest.md: its ManifestFormat, run against its sample sheet."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "howto" / "intake_manifest.md").read_text()
+    blocks = re.findall(r"```(\w+)\n(.*?)```", page, re.DOTALL)
+    (sheet,) = [text for kind, text in blocks if kind == "text" and text.startswith("VCF,")]
+    (code,) = [text for kind, text in blocks if kind == "python" and "ManifestFormat(" in text]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "intake_manifest.md", "exec"), namespace)  # noqa: S102 - the docs' own example
+    lab: ManifestFormat = namespace["MANIFEST"]
+    (tmp_path / "run-0009").mkdir()
+    (tmp_path / "run-0009" / lab.file_name).write_text(sheet)
+    samples = read_manifest(tmp_path / "run-0009" / lab.file_name, "run-0009", lab)
+    assert [(s.external_id, s.problem) for s in samples] == [(f"LAB-000{n}", None) for n in range(1, 6)]
+    cases = plan_cases(samples, lab, accession_prefix="ACC-")
+    assert [(c.report_type, c.panel_id, c.panel_test_code, c.accession_id) for c in cases] == [
+        ("panel", None, "HC-101", "ACC-LAB-0001"),
+        ("panel", 102, None, "ACC-LAB-0002"),
+        ("Trio", None, None, "ACC-run-0009-F1"),
+    ]
+    assert [m.affected for m in cases[2].members] == [True, False, False]
