@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import requests
 from requests_mock import ANY
+from unitsupport import BASE
 
 from airflow_provider_fabric.api.logsafe import RedactQueryFilter
 from airflow_provider_fabric.exceptions import (
@@ -22,7 +23,6 @@ from airflow_provider_fabric.exceptions import (
     FabricServerError,
 )
 
-BASE = "https://fabric.test"
 SENTINEL = "PHI-SENTINEL-Doe-Jane"
 
 
