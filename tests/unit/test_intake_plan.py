@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from intakesupport import PANEL_ROW, family_row, write_manifest
+from unitsupport import BASE
 
 from airflow_provider_fabric.exceptions import FabricInputError
 from airflow_provider_fabric.intake import (
@@ -25,7 +26,6 @@ from airflow_provider_fabric.intake import (
 )
 from airflow_provider_fabric.intake import fabric as intake_fabric
 
-BASE = "https://fabric.test"
 GENOMES = f"{BASE}/projects/5/genomes"
 REPORTS = f"{BASE}/reports/"
 
