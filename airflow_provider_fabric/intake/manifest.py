@@ -252,30 +252,16 @@ def read_manifest(manifest: Any, run: str, manifest_format: ManifestFormat | Non
     """
     spec = manifest_format or ManifestFormat()
     with manifest.open("rb") as handle:
-        data = handle.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        return [Sample(run, line, problem="not UTF-8 text: the whole manifest is left out")]
-    # strict: a stray quote is an error, not the start of a field that swallows the next rows.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    start = 1  # the line the next row starts on
-    try:
-        for cells in reader:
-            rows.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error:
-        cause = "not valid CSV from here (a stray or unclosed quote?): the whole manifest is left out"
-        return [Sample(run, start, problem=cause)]
-    rows = [(line, cells) for line, cells in rows if any(cell.strip() for cell in cells)]
+        rows, unreadable = _rows(handle.read())
+    if unreadable:
+        line, cause = unreadable
+        return [Sample(run, line, problem=f"{cause}: the whole manifest is left out")]
     if not rows:
         return []
-    (_, header), body = rows[0], rows[1:]
+    (header_line, header), body = rows[0], rows[1:]
     columns, header_problem = _columns(spec, [cell.strip().lower() for cell in header])
     if header_problem:
-        return [Sample(run, rows[0][0], problem=f"{header_problem}: the whole manifest is left out")]
+        return [Sample(run, header_line, problem=f"{header_problem}: the whole manifest is left out")]
     samples: list[Sample] = []
     first_line: dict[str, int] = {}
     for line, cells in body:
@@ -293,6 +279,26 @@ def read_manifest(manifest: Any, run: str, manifest_format: ManifestFormat | Non
         first_line.setdefault(sample.external_id, line)
         samples.append(replace(sample, problem=problem))
     return samples
+
+
+def _rows(data: bytes) -> tuple[list[tuple[int, list[str]]], tuple[int, str] | None]:
+    """The non-blank CSV rows of a file with the lines they start on, or where and why reading stopped."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return [], (data.count(b"\n", 0, error.start) + 1, "not UTF-8 text")
+    # strict: a stray quote is an error, not the start of a field that swallows the next rows.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    start = 1  # the line the next row starts on
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error:
+        return [], (start, "not valid CSV from here (a stray or unclosed quote?)")
+    return rows, None
 
 
 def _columns(spec: ManifestFormat, header: list[str]) -> tuple[dict[str, int], str | None]:
