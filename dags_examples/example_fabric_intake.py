@@ -54,14 +54,14 @@ from airflow_provider_fabric.sensors.fabric import (
 
 #: Updated by every report export of this DAG; ``example_fabric_lims_sync`` is scheduled on it.
 REPORTS_ASSET = Asset(name="fabric_intake_reports", uri="fabric://intake/reports")
-#: The lab's manifest: file name, columns, test codes and accession templates.
+#: The lab's manifest: file name, columns, test codes, accession scheme (how-to "Adapting the intake").
 MANIFEST = intake.ManifestFormat()
 #: Settings a run's conf does not give: (Airflow Variable, default).
 VARIABLES = {
     "landing_url": ("fabric_intake_landing_url", "s3://lab-sequencing/landing"),
     "output_url": ("fabric_intake_output_url", "s3://lab-fabric-exports/intake"),
 }
-URL = ["null", "string"]
+URL = ["null", "string"]  # the type of the URL params: None (the default) means the Variable
 # Panels annotate in minutes; family analyses take hours. The demo and tests set this to ~1 second.
 POKE_INTERVAL = float(os.environ.get("FABRIC_EXAMPLE_POKE_INTERVAL", "60"))
 # Retries cover network and server trouble; the demo and tests shorten the wait between tries.
