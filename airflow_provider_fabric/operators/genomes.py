@@ -13,6 +13,7 @@ from airflow_provider_fabric.operators.base import FabricBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fabric.lineage import Node
     from airflow_provider_fabric.vcf import VcfInfo
 
 _MB = 1_000_000
@@ -193,6 +194,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
 
         info = self._inspect(path)
         md5 = self._check_whole_file(path, info.format)
+        self.note_lineage(md5=md5, size=_size(path), **_vcf_facts(info))
 
         if md5 is not None and external_id is not None:
             reused = self._find_earlier_upload(project_id, external_id, md5)
@@ -201,6 +203,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                     "Reusing genome %s: same checksum and external ID, uploaded by an earlier try", reused
                 )
                 self.push_genome_url(context, reused)
+                self.note_lineage(genome_id=reused, project_id=project_id, reused=True)
                 return reused
         else:
             self.log.info(
@@ -234,7 +237,42 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
             (size or 0) / elapsed / _MB,
         )
         self.push_genome_url(context, genome_id)
+        self.note_lineage(genome_id=genome_id, project_id=project_id, reused=False)
         return genome_id
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the VCF (file name hashed by default); output: the genome, ``genomes/{id}``.
+
+        Both carry the MD5 sent with the upload and what validation found (format, VCF version,
+        build, sample count); the VCF its size. A failed try reports the VCF with what it had
+        found before failing.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        from airflow_provider_fabric.lineage import FabricFileFacet, FabricGenomeFacet, fabric_node, file_node
+
+        facts = self.lineage_facts
+        found: dict[str, Any] = {
+            "md5": facts.get("md5"),
+            "fileFormat": facts.get("format"),
+            "vcfVersion": facts.get("vcf_version"),
+            "genomeBuild": facts.get("build"),
+            "sampleCount": facts.get("sample_count"),
+        }
+        inputs = []
+        if self.vcf_path not in (None, ""):
+            inputs.append(
+                file_node(self.vcf_path, FabricFileFacet(content="VCF", **found), size=facts.get("size"))
+            )
+        if namespace is None or facts.get("genome_id") is None:
+            return inputs, []
+        genome = FabricGenomeFacet(
+            genomeId=facts["genome_id"],
+            projectId=facts.get("project_id"),
+            reused=facts.get("reused"),
+            **found,
+        )
+        return inputs, [fabric_node(namespace, "genomes", facts["genome_id"], genome)]
 
     def _inspect(self, path: Any) -> VcfInfo:
         from airflow_provider_fabric.storage import open_source
@@ -301,6 +339,16 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                 continue
             candidates.append(genome_id)
         return max(candidates) if candidates else None
+
+
+def _vcf_facts(info: VcfInfo) -> dict[str, Any]:
+    """What validation found, for lineage: never the sample names."""
+    return {
+        "format": info.format,
+        "vcf_version": info.fileformat,
+        "build": info.build,
+        "sample_count": info.sample_count,
+    }
 
 
 def _size(path: Any) -> int | None:
