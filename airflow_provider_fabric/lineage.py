@@ -19,7 +19,7 @@ sample name. File names often carry sample IDs, so by default the file-name
 part of a path is replaced by a stable hash (the scheme, the bucket and the
 folders stay, and so does a known extension such as ``.vcf.gz``):
 ``s3://lab/run-0001/SAMPLE-0001.vcf.gz`` becomes the dataset
-``run-0001/3f1c0e5a9b2d7c44.vcf.gz`` in ``s3://lab``. Airflow configuration:
+``run-0001/de153ea71d9ca423.vcf.gz`` in ``s3://lab``. Airflow configuration:
 
 .. code-block:: ini
 
@@ -272,7 +272,7 @@ def hashed_file_name(name: str, key: bytes | None = None) -> str:
 
     :param name: the file name, e.g. ``SAMPLE-0001.vcf.gz``.
     :param key: an HMAC key; plain SHA-256 without one.
-    :return: e.g. ``3f1c0e5a9b2d7c44.vcf.gz``.
+    :return: e.g. ``de153ea71d9ca423.vcf.gz``.
     """
     data = name.encode("utf-8")
     digest = hmac.new(key, data, hashlib.sha256) if key else hashlib.sha256(data)
@@ -319,7 +319,8 @@ def _file_name_settings() -> tuple[bool, bytes | None]:
     mode = str(conf.get(CONFIG_SECTION, FILE_NAMES_OPTION, fallback="hash") or "hash").strip().lower()
     if mode not in ("hash", "keep"):
         log.warning("[%s] %s must be hash or keep, not %r: hashing", CONFIG_SECTION, FILE_NAMES_OPTION, mode)
-    key = str(conf.get(CONFIG_SECTION, HASH_KEY_OPTION, fallback="") or "")
+    # stripped: a key read from a file or a command (``_secret``, ``_cmd``) ends with a line break
+    key = str(conf.get(CONFIG_SECTION, HASH_KEY_OPTION, fallback="") or "").strip()
     return mode == "keep", key.encode("utf-8") or None
 
 

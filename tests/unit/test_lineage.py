@@ -98,6 +98,9 @@ def test_the_hash_key_makes_names_unguessable_and_stays_stable(monkeypatch):
     assert storage_name("s3://lab/SAMPLE-0001.vcf.gz") == ("s3://lab", f"{keyed}.vcf.gz")
     assert storage_name("s3://lab/SAMPLE-0001.vcf.gz") == storage_name("s3://lab/SAMPLE-0001.vcf.gz")
     assert keyed != sha("SAMPLE-0001.vcf.gz")
+    monkeypatch.delenv("AIRFLOW__FABRIC_GENOMICS__LINEAGE_HASH_KEY")
+    monkeypatch.setenv("AIRFLOW__FABRIC_GENOMICS__LINEAGE_HASH_KEY_CMD", "echo lab-secret")  # a secret option
+    assert storage_name("s3://lab/SAMPLE-0001.vcf.gz") == ("s3://lab", f"{keyed}.vcf.gz")
 
 
 def test_a_lab_may_keep_file_names(monkeypatch):
