@@ -33,6 +33,23 @@ class FabricInputError(FabricError, AirflowFailException, ValueError):
     """
 
 
+class FabricChecksumError(FabricInputError):
+    """The bytes of a file differ from the MD5 it was declared to have (its ``.md5`` file, an argument).
+
+    Raised while uploading, before the last byte leaves: the request is
+    aborted, so the server never receives a complete file and creates no genome.
+
+    :param message: what differed, free of PHI (digests and sizes only).
+    :param expected: the declared MD5 (hex).
+    :param actual: the MD5 of the bytes read (hex).
+    """
+
+    def __init__(self, message: str, *, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
 class FabricApiError(FabricError):
     """The API answered with an error status.
 

@@ -18,6 +18,9 @@ _FORM_PLACEHOLDERS = {  # nosec B105
     "host": "https://api.fabricgenomics.com",
     "login": "API key of the Fabric API user",
     "password": "API secret",
+    # Airflow's Test button (connection list) sends port 0 for a connection without one and
+    # refuses to test it ("Bad Request"); with the port filled in it tests the connection.
+    "port": "443 (fill in for Airflow's Test button)",
 }
 
 
@@ -104,7 +107,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_fabric.hooks.fabric.FabricHook",
                 "hook-name": "Fabric Genomics",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
+                    "hidden-fields": ["schema"],
                     "relabeling": _FORM_LABELS,
                     "placeholders": _FORM_PLACEHOLDERS,
                 },

@@ -61,6 +61,17 @@ def _io_path(location: Any) -> Any:
     return as_path(location)
 
 
+def beside(location: Any, suffix: str) -> Any:
+    """The file named like ``location`` plus ``suffix``, beside it (``x.vcf.gz`` -> ``x.vcf.gz.md5``).
+
+    :param location: a local path, a URL or an ``ObjectStoragePath``.
+    :param suffix: what to append to the file's name.
+    :return: a :class:`pathlib.Path` for a local file, else an ``ObjectStoragePath``.
+    """
+    path = _io_path(location)
+    return path.with_name(path.name + suffix)
+
+
 def display_name(location: Any) -> str:
     """A path for log lines: the file's base name only (folder names may carry PHI).
 

@@ -66,7 +66,15 @@ def machine() -> dict[str, str]:
     with suppress(OSError):
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     versions = []
-    for dist in ("apache-airflow", "apache-airflow-task-sdk", "requests", "urllib3", "tenacity", "uvicorn"):
+    for dist in (
+        "apache-airflow",
+        "apache-airflow-task-sdk",
+        "requests",
+        "urllib3",
+        "tenacity",
+        "uvicorn",
+        "isal",
+    ):
         with suppress(metadata.PackageNotFoundError):
             versions.append(f"{dist} {metadata.version(dist)}")
     curl = ""

@@ -5,12 +5,12 @@ interleaved ``--repeat`` times, page cache warm:
 
 * ``read``       — read the file in 1 MiB blocks, nothing else (the floor of any pass); once
   warm (page cache) and once cold (this file's pages dropped with ``posix_fadvise``);
-* ``stdlib``     — read + ``hashlib.md5`` (+ ``zlib`` inflate for gzip): the stdlib floor of
-  a checksum-and-completeness pass;
+* ``stdlib``     — read + ``hashlib.md5``: the stdlib floor of the checksum pass;
 * ``validate``   — ``FabricUploadGenomeOperator._inspect``: header + 1,000 records
   (``inspect_vcf`` through ``storage.open_source``), exactly as the operator runs it; warm and cold;
-* ``checksum``   — ``FabricUploadGenomeOperator._check_whole_file``: MD5 + compression
-  check through ``StreamChecker`` over ``open_source``, exactly as the operator runs it;
+* ``checksum``   — ``airflow_provider_fabric.upload.upload_checksum``: the MD5 pass the
+  operator makes before sending when no MD5 is declared (since issue #18 the gzip/bzip2
+  completeness proof runs inside the upload stream instead, see ``bench_upload_link.py``);
 * ``upload``     — ``FabricHook.upload_genome`` of the same file to the sandbox (once) and
   to the bare HTTPS sink of ``bench_upload.py`` (median of ``--repeat``).
 
@@ -26,7 +26,6 @@ import hashlib
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,21 +62,11 @@ def read_only(path: Path) -> None:
             pass
 
 
-def stdlib_pass(path: Path, gz: bool) -> None:
+def stdlib_pass(path: Path) -> None:
     md5 = hashlib.md5(usedforsecurity=False)
-    inflater = zlib.decompressobj(31) if gz else None
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             md5.update(chunk)
-            if inflater is not None:
-                data = chunk
-                while data:
-                    inflater.decompress(data, 1 << 20)
-                    data = inflater.unconsumed_tail
-                    if inflater.eof:
-                        rest = inflater.unused_data
-                        inflater = zlib.decompressobj(31)
-                        data = rest + data
     md5.hexdigest()
 
 
@@ -100,6 +89,7 @@ def main() -> None:
     from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
     from airflow_provider_fabric.storage import as_path
     from airflow_provider_fabric.testing.vcfgen import parse_size, write_vcf
+    from airflow_provider_fabric.upload import upload_checksum
 
     rows = []
     with _common.sandbox() as box:
@@ -118,12 +108,11 @@ def main() -> None:
                     genome_sex="male",
                 )
                 opath = as_path(str(path))
-                fmt = "vcf.gz" if gz else "vcf"
                 passes: dict[str, Callable[[], object]] = {
                     "read": lambda p=path: read_only(p),
-                    "stdlib": lambda p=path, g=gz: stdlib_pass(p, g),
+                    "stdlib": lambda p=path: stdlib_pass(p),
                     "validate": lambda o=operator, q=opath: o._inspect(q),
-                    "checksum": lambda o=operator, q=opath, f=fmt: o._check_whole_file(q, f),
+                    "checksum": lambda q=opath: upload_checksum(q),
                 }
                 passes["cold read"] = cold(passes["read"], path)
                 passes["cold validate"] = cold(passes["validate"], path)

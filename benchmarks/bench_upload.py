@@ -65,7 +65,7 @@ def server_scan_seconds(path: Path, fmt: str) -> float:
 class Sink:
     """The ``_sink.py`` HTTPS server, with the sandbox's certificate; looks like a sandbox to the clients."""
 
-    def __init__(self, box: Any, serve_file: Path | None = None) -> None:
+    def __init__(self, box: Any, serve_file: Path | None = None, rate: float | None = None) -> None:
         tls = Path(box.data_dir) / "tls"
         self.login, self.secret, self.ca_path = box.login, box.secret, box.ca_path
         cmd = [
@@ -76,6 +76,8 @@ class Sink:
         ]
         if serve_file is not None:
             cmd.append(str(serve_file))
+        if rate is not None:
+            cmd += ["--rate", str(rate)]
         self.process = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,

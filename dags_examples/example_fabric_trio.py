@@ -196,7 +196,9 @@ with DAG(
         """
         assert params is not None
         rows = _manifest_rows(params["manifest_path"])
-        ids = [int(genome_id) for genome_id in genome_ids]
+        # genome_ids[:] reads the mapped uploads' results in one request (iterating them would read
+        # one past the end, which Airflow logs as an "XCom not found" error).
+        ids = [int(genome_id) for genome_id in genome_ids[:]]
         if len(ids) != len(rows):
             raise ValueError(f"{len(rows)} manifest rows but {len(ids)} uploaded genomes")
         proband, *relatives = zip(rows, ids, strict=True)
@@ -285,3 +287,32 @@ with DAG(
     review_open = in_review(create_family_report.output)
     wait_for_review >> [export_variants_vcf, export_variants_csv, review_open]
     review_open >> export_preview_pdf
+
+
+def build_demo_family(folder: str, family_id: str = "FAM-0001", *, records: int = 300, seed: int = 11) -> str:
+    """Write a demo trio: three synthetic VCFs (proband, mother, father) and their manifest.
+
+    No real patient data: labels and external IDs are derived from ``family_id``.
+
+    :param folder: the family's folder (local path).
+    :param family_id: names the files, labels and external IDs.
+    :param records: variants per VCF.
+    :param seed: seed of the generated variants.
+    :return: the manifest's path (the VCFs are beside it).
+    """
+    import csv
+    from pathlib import Path
+
+    from airflow_provider_fabric.testing.vcfgen import write_family
+
+    paths = write_family(folder, family_id, n_records=records, seed=seed, compression="gz")
+    people = (("proband", "female", "true"), ("mother", "female", "false"), ("father", "male", "false"))
+    manifest = Path(folder, "manifest.csv")
+    with manifest.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
+        for number, ((role, sex, affected), path) in enumerate(zip(people, paths, strict=True), start=1):
+            writer.writerow(
+                [role, path.name, f"{family_id}-{number}", sex, f"LAB-{family_id}-{number}", affected]
+            )
+    return str(manifest)

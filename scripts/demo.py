@@ -51,7 +51,7 @@ INTAKE_RUNS = ("2026-01-05T10:00:00+00:00", "2026-01-05T11:00:00+00:00")
 def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
     """Write the synthetic VCFs, manifest, patient fields and QC files; return the DAG confs."""
     from airflow_provider_fabric.sandbox.lifecycle import FAIL_ANNOTATION_MARKER
-    from airflow_provider_fabric.testing.vcfgen import write_family, write_vcf
+    from airflow_provider_fabric.testing.vcfgen import write_vcf
 
     panel = inputs / "panel"
     panel.mkdir(parents=True)
@@ -79,17 +79,10 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
     qc = {"Total Reads": 5_200_000, "Mean Coverage": 412.5, "Percent Bases 100x": 97.3, "Percent Q30": 93.1}
     (panel / "qc.json").write_text(json.dumps(qc, indent=2))
 
-    family = inputs / "family"
-    paths = write_family(family, "FAM-DEMO", n_records=records, seed=11, compression="gz")
-    people = [
-        ("proband", paths[0].name, "DEMO-F-0001", "female", "LAB-F-0001", "true"),
-        ("mother", paths[1].name, "DEMO-F-0002", "female", "LAB-F-0002", "false"),
-        ("father", paths[2].name, "DEMO-F-0003", "male", "LAB-F-0003", "false"),
-    ]
-    with (family / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
-        writer.writerows(people)
+    sys.path.insert(0, str(ROOT / "dags_examples"))
+    from example_fabric_trio import build_demo_family
+
+    manifest = build_demo_family(str(inputs / "family"), "FAM-DEMO", records=records)
 
     outputs = str(inputs.parent / "exports")
     panel_conf = {
@@ -115,7 +108,7 @@ def make_inputs(inputs: Path, records: int) -> dict[str, Any]:
         },
         "trio": {
             "project_name": "Demo exome family studies",
-            "manifest_path": str(family / "manifest.csv"),
+            "manifest_path": manifest,
             "accession_id": "ACC-DEMO-FAM-0001",
             "output_base": outputs,
         },

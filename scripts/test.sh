@@ -32,3 +32,5 @@ floor="$(sed -n 's/^apache-airflow==\([^ ]*\).*/\1/p' requirements/floor.txt)"
 echo "== example DAGs on the Airflow floor ($floor, .venv-floor)"
 LOCK=floor VENV=.venv-floor scripts/bootstrap.sh
 AIRFLOW_HOME="$floor_home" .venv-floor/bin/pytest tests/dags -p no:cacheprovider
+echo "== e2e: distributed Airflow (Celery, PostgreSQL, Redis, S3) and the UI in chromium"
+bash scripts/e2e.sh

@@ -98,7 +98,8 @@ def normalize_base_url(
     :param conn_id: the connection's ID, named in errors.
     :param schema: the connection's schema (``http`` there means plain HTTP, refused).
     :param port: the connection's port, added when the host has none.
-    :raises FabricConfigurationError: not HTTPS, no host name, or a query or fragment.
+    :raises FabricConfigurationError: not HTTPS, no host name, a query or fragment, or a port
+        in the host that differs from ``port``.
     """
     host = (host or "").strip()
     if not host:
@@ -110,6 +111,10 @@ def normalize_base_url(
     parts = urlsplit(host)
     if port and parts.port is None:
         parts = parts._replace(netloc=f"{parts.netloc}:{port}")
+    elif port and parts.port != int(port):
+        raise FabricConfigurationError(
+            f"Connection '{conn_id}': the host's port {parts.port} and the Port field ({port}) differ."
+        )
     if parts.scheme.lower() != "https":
         raise FabricConfigurationError(
             f"Connection '{conn_id}': host must be an https:// URL, got a {parts.scheme}:// URL. "

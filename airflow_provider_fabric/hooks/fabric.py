@@ -80,26 +80,6 @@ class _BigBlockAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
-class _ProgressReader:
-    """A file-like body that reports progress and tells ``requests`` its length."""
-
-    def __init__(self, fileobj: IO[bytes], size: int | None, progress: ProgressCallback | None) -> None:
-        self._file = fileobj
-        self._size = size
-        self._progress = progress
-        self.sent = 0
-
-    def __len__(self) -> int:
-        return self._size or 0
-
-    def read(self, amount: int = -1) -> bytes:
-        chunk = self._file.read(amount)
-        self.sent += len(chunk)
-        if self._progress is not None:
-            self._progress(self.sent, self._size)
-        return chunk
-
-
 def _file_size(fileobj: IO[bytes]) -> int | None:
     try:
         return os.fstat(fileobj.fileno()).st_size - fileobj.tell()
@@ -365,12 +345,21 @@ class FabricHook(BaseHook):
         checksum: str | None = None,
         bam_file: str | None = None,
         progress: ProgressCallback | None = None,
+        compress: bool = False,
+        verify_archive: bool = False,
+        file_md5: str | None = None,
+        body_size: int | None = None,
     ) -> dict[str, Any]:
         """Upload a VCF into a project, streaming the body; returns ``{"genome_id": N, ...}``.
 
         Never retried here: a resent upload could create a second genome. The
         upload operator makes retries safe by looking for an earlier try's
-        genome first (checksum and external ID).
+        genome first (:meth:`find_uploaded_genome`).
+
+        The checks asked for run inside the stream
+        (:class:`~airflow_provider_fabric.upload.UploadBody`): the last bytes
+        are sent only once the whole file has passed them, and a failed check
+        aborts the request with its body incomplete, so no genome is created.
 
         :param project_id: the project to upload into.
         :param file: a path or a binary file object (read in 1 MiB blocks, never whole).
@@ -378,11 +367,27 @@ class FabricHook(BaseHook):
         :param genome_sex: ``male``, ``female`` or ``unspecified``.
         :param external_id: the lab's sample ID (PHI, as above).
         :param assembly_version: ``hg19`` (GRCh37); nothing else is accepted by Fabric.
-        :param format: ``vcf``, ``vcf.gz`` or ``vcf.bz2``; inferred from the file name when omitted.
-        :param checksum: MD5 of the file, checked by the server.
+        :param format: ``vcf``, ``vcf.gz`` or ``vcf.bz2``: the file's format; inferred from the
+            file name when omitted.
+        :param checksum: MD5 of the bytes sent, checked by the server; the body is verified
+            against it as it streams (a mismatch raises
+            :class:`~airflow_provider_fabric.exceptions.FabricChecksumError`).
         :param bam_file: optional BAM location.
         :param progress: called as ``progress(bytes_sent, total_or_None)`` while sending.
+        :param compress: compress a plain VCF into BGZF on the way and upload it as ``vcf.gz``
+            (deterministic: the same file always gives the same bytes, see
+            :func:`~airflow_provider_fabric.upload.upload_checksum`).
+        :param verify_archive: prove a ``vcf.gz``/``vcf.bz2`` file complete and intact while
+            sending it (a :class:`~airflow_provider_fabric.vcf.VcfValidationError` otherwise).
+        :param file_md5: MD5 of the file as read, before any compression (e.g. from its ``.md5``
+            file), verified while sending.
+        :param body_size: bytes of the compressed body, as
+            :func:`~airflow_provider_fabric.upload.upload_checksum` gives them: sent as
+            ``Content-Length``. Without it a compressed body is sent chunked.
+        :raises FabricInputError: bad arguments, or a check failed (nothing was created).
         """
+        from airflow_provider_fabric.upload import UploadBody, as_md5
+
         project = as_id(project_id, "project_id")
         if not genome_label:
             raise FabricInputError("genome_label is required")
@@ -392,24 +397,34 @@ class FabricHook(BaseHook):
         fmt = format or (genome_format_from_name(str(name)) if name else None)
         if fmt is not None and fmt not in GENOME_FORMATS:
             raise FabricInputError(f"format must be one of {', '.join(GENOME_FORMATS)}")
+        if compress and fmt not in (None, "vcf"):
+            raise FabricInputError(f"compress=True needs a plain VCF; this one is already {fmt}")
+        if verify_archive and fmt is None:
+            raise FabricInputError("verify_archive=True needs the format (vcf.gz or vcf.bz2)")
         params = {
             "genome_label": genome_label,
             "genome_sex": check_genome_sex(genome_sex),
             "external_id": external_id,
             "assembly_version": assembly_version,
-            "format": fmt,
-            "checksum": checksum,
+            "format": "vcf.gz" if compress else fmt,
+            "checksum": as_md5(checksum, "checksum") if checksum else None,
             "bam_file": bam_file,
         }
         with contextlib.ExitStack() as stack:
             fileobj: IO[bytes] = (
                 stack.enter_context(open(file, "rb")) if isinstance(file, str | os.PathLike) else file
             )
-            size = _file_size(fileobj)
-            body: Any = _ProgressReader(fileobj, size, progress)
-            if size is None:
-                # Unknown length: stream with chunked transfer encoding.
-                body = iter(lambda: fileobj.read(UPLOAD_BLOCK_SIZE), b"")
+            size = body_size if body_size is not None or compress else _file_size(fileobj)
+            body = UploadBody(
+                fileobj,
+                size=size,
+                compress=compress,
+                archive_format=fmt if verify_archive and fmt != "vcf" else None,
+                file_md5=as_md5(file_md5, "file_md5") if file_md5 else None,
+                md5=params["checksum"],
+                progress=progress,
+            )
+            stack.callback(body.close)
             started = time.monotonic()
             log.info("Uploading a genome into project %s (%s bytes)", project, size if size else "unknown")
             response = self.request(
@@ -422,6 +437,34 @@ class FabricHook(BaseHook):
             )
             log.info("Upload finished in %.1f s", time.monotonic() - started)
             return self._json(response)
+
+    def find_uploaded_genome(self, project_id: int | str, external_id: str, checksum: str) -> int | None:
+        """The genome an earlier upload of these bytes created, or ``None``: what makes upload retries safe.
+
+        Looks in the project for genomes whose ``external_id`` equals ``external_id``
+        exactly and whose ``checksum`` equals ``checksum`` (case aside), skips any
+        whose annotation ``FAILED``, and returns the newest one's ID.
+
+        :param project_id: the project the upload goes into.
+        :param external_id: the lab's sample ID (PHI: sent in the safe-params header, never logged).
+        :param checksum: MD5 of the bytes the upload sends
+            (:func:`~airflow_provider_fabric.upload.upload_checksum`).
+        """
+        from airflow_provider_fabric.api.statuses import normalize_status
+
+        wanted = checksum.strip().lower()
+        candidates = []
+        for genome in self.list_genomes(project_id, external_id=external_id):
+            if genome.get("external_id") != external_id:
+                continue
+            if str(genome.get("checksum") or "").strip().lower() != wanted:
+                continue
+            genome_id = as_id(genome.get("id", genome.get("genome_id")), "genome id")
+            if normalize_status(genome.get("status")) == "FAILED":
+                log.warning("Genome %s has the same file and external ID but FAILED: not reused", genome_id)
+                continue
+            candidates.append(genome_id)
+        return max(candidates) if candidates else None
 
     def get_genome(self, genome_id: int | str) -> dict[str, Any]:
         """One genome, with its annotation ``status``.
@@ -825,12 +868,19 @@ class FabricHook(BaseHook):
     # ----------------------------------------------------------------- UI
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated GET, for the connection form's Test button."""
+        """One cheap authenticated GET, for Airflow's Test button and ``airflow connections test``.
+
+        Messages say "this connection": Airflow tests a copy stored under a random temporary ID,
+        which would mean nothing to the person who clicked Test.
+        """
         try:
             self._get("/projects/", {"limit": 1})
         except Exception as err:  # the UI shows the message; it holds no secret
-            return False, str(err)
-        return True, f"Connected to {self.settings.base_url}"
+            named = f"onnection '{self.fabric_conn_id}'"
+            return False, str(err).replace(f"C{named}", "This connection").replace(
+                f"c{named}", "this connection"
+            )
+        return True, f"Connected to {self.settings.base_url}: the API key and secret were accepted"
 
     def report_ui_url(self, report_id: int | str) -> str | None:
         """Link to a report in the Fabric Enterprise web app, when the connection has ``ui_url``.

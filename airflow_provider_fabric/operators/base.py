@@ -52,6 +52,9 @@ class FabricBaseOperator(BaseOperator):
         :param context: the task's execution context.
         :param jinja_env: the Jinja environment, as Airflow passes it.
         """
+        from airflow_provider_fabric.links import start_link_urls
+
+        start_link_urls(self)  # rendering happens in the task's process, before it executes
         super().render_template_fields(context, jinja_env)
         for spec in self.phi_fields:
             name, _, key = spec.partition(".")
@@ -73,9 +76,9 @@ class FabricBaseOperator(BaseOperator):
         :param report_id: the clinical report's ID.
         :return: the URL pushed, or ``None``.
         """
-        from airflow_provider_fabric.links import REPORT_URL_KEY
+        from airflow_provider_fabric.links import REPORT_URL_KEY, push_link_url
 
-        return self._push_url(context, REPORT_URL_KEY, self.hook.report_ui_url(report_id))
+        return push_link_url(self, context, REPORT_URL_KEY, self.hook.report_ui_url(report_id))
 
     def push_genome_url(self, context: Context, genome_id: int | str) -> str | None:
         """Push the genome's Fabric Enterprise URL to XCom (key ``fabric_genome_url``) for the extra link.
@@ -86,9 +89,9 @@ class FabricBaseOperator(BaseOperator):
         :param genome_id: the genome's ID.
         :return: the URL pushed, or ``None``.
         """
-        from airflow_provider_fabric.links import GENOME_URL_KEY
+        from airflow_provider_fabric.links import GENOME_URL_KEY, push_link_url
 
-        return self._push_url(context, GENOME_URL_KEY, self.hook.genome_ui_url(genome_id))
+        return push_link_url(self, context, GENOME_URL_KEY, self.hook.genome_ui_url(genome_id))
 
     def note_lineage(self, **facts: Any) -> None:
         """Keep facts for this task's OpenLineage event (see :attr:`lineage_facts`).
@@ -141,12 +144,6 @@ class FabricBaseOperator(BaseOperator):
         hook = self.__dict__.get("hook")
         settings = getattr(hook, "__dict__", {}).get("settings")
         return fabric_namespace(settings.base_url) if settings is not None else None
-
-    @staticmethod
-    def _push_url(context: Context, key: str, url: str | None) -> str | None:
-        if url:
-            context["ti"].xcom_push(key=key, value=url)
-        return url
 
 
 #: Airflow's masker refuses shorter values (they would mask too much); so do we, quietly.

@@ -77,14 +77,34 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
     ``for_report=True`` (the default) exactly one sample column is required,
     because a multi-sample genome cannot launch a clinical report; with
     ``for_report=False`` a multi-sample or sites-only file only logs a warning.
-    Then one streaming pass over the whole file computes its MD5 (sent with the
-    upload so the server can verify it) and proves a gzip/bzip2 file is complete
-    and not corrupt. With ``checksum=False`` no MD5 is computed, but a
-    compressed file still gets that completeness pass; a plain VCF is then read
-    only once, while uploading. Any failure raises
-    :class:`~airflow_provider_fabric.vcf.VcfValidationError` (a
-    :class:`~airflow_provider_fabric.exceptions.FabricInputError`) and nothing
-    is sent.
+    Any failure raises :class:`~airflow_provider_fabric.vcf.VcfValidationError`
+    (a :class:`~airflow_provider_fabric.exceptions.FabricInputError`) and
+    nothing is sent.
+
+    **What is checked while sending.** A gzip/bzip2 file is proved complete and
+    intact, and the bytes are verified against their MD5, *inside* the upload
+    stream (:class:`~airflow_provider_fabric.upload.UploadBody`): the last bytes
+    leave only once the whole file has passed, and a failed check aborts the
+    request with its body incomplete, so the server never creates a genome from
+    a truncated or corrupt archive or from bytes that do not match their MD5
+    (:class:`~airflow_provider_fabric.exceptions.FabricChecksumError`).
+
+    **The MD5.** It travels in the upload's query, before the body, and finds
+    an earlier try's genome. It is taken, in this order, from ``md5``, from an
+    ``md5sum``-format file beside the VCF (``sample.vcf.gz.md5``; with
+    ``md5_sidecar=True``, the default), or from one pass over the file before
+    sending (``checksum=True``, the default; at hashlib speed). A declared MD5
+    costs nothing before sending and is verified as the bytes go.
+
+    **Compression on the way.** With ``compress=True`` a plain VCF is compressed
+    into BGZF (what ``bgzip`` writes) as it is sent and uploaded as ``vcf.gz``:
+    VCF text shrinks about fourfold, so a link of up to a few hundred Mbit/s
+    uploads about three times faster (not a gigabit one: there the
+    compression, not the link, sets the pace). The compression is deterministic, so the MD5
+    sent is that of the compressed bytes and a retry finds the first try's
+    genome; computing it takes one compression pass before sending
+    (``checksum=True``). A declared MD5 of the plain file (``md5``, sidecar)
+    is then verified as the file is read. Compressed files are sent as they are.
 
     **Idempotency under Airflow retries.** An upload cannot be safely resent:
     if the server stored the genome but its answer was lost (timeout, worker
@@ -94,10 +114,13 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
     ``checksum`` equals this file's MD5 (the newest such genome, skipping any
     in status ``FAILED``). Its limits:
 
-    * it needs both an ``external_id`` and ``checksum=True``. Without an
-      external ID, or with ``checksum=False``, there is nothing reliable to
-      match on: no lookup is made, and a retry after a lost answer uploads
-      again and can leave a duplicate genome in the project;
+    * it needs an ``external_id`` and an MD5 (``checksum=True``, or a declared
+      one). Without them there is nothing reliable to match on: no lookup is
+      made, and a retry after a lost answer uploads again and can leave a
+      duplicate genome in the project;
+    * with ``compress=True`` the MD5 is that of the compressed bytes, which
+      depend on the version of the ``zlib-ng`` package: a retry on a worker with
+      another version does not find the first try's genome;
     * the same file uploaded on purpose twice with the same external ID (in
       another DAG run, say) is also reused: the genome is the same data;
     * a genome whose annotation ``FAILED`` is not reused, so a retry uploads
@@ -120,8 +143,13 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
     :param external_id: the lab's sample ID (templated; PHI, never logged); with
         ``checksum=True`` it makes retries reuse the first try's genome.
     :param assembly_version: ``hg19`` (``GRCh37`` is the same); Fabric accepts nothing else (templated).
-    :param checksum: compute the file's MD5, send it with the upload and use it to find an
-        earlier try's genome.
+    :param checksum: when no MD5 is declared, compute it before sending (one pass over the
+        file, or over its compressed bytes with ``compress=True``), send it with the upload
+        and use it to find an earlier try's genome.
+    :param md5: the file's MD5 as the pipeline computed it (templated; 32 hex digits):
+        no pass before sending; verified while sending.
+    :param md5_sidecar: take the MD5 from ``<vcf_path>.md5`` when that file exists.
+    :param compress: compress a plain VCF into BGZF on the way and upload it as ``vcf.gz``.
     :param for_report: the genome will launch a clinical report: require exactly one sample.
     :param max_records: how many data records validation reads at most.
     :param bam_file: an optional BAM location passed to Fabric (templated).
@@ -138,6 +166,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         "external_id",
         "assembly_version",
         "bam_file",
+        "md5",
     )
     phi_fields: Sequence[str] = ("genome_label", "external_id")
     operator_extra_links = (FabricGenomeLink(),)
@@ -152,6 +181,9 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         external_id: str | None = None,
         assembly_version: str = "hg19",
         checksum: bool = True,
+        md5: str | None = None,
+        md5_sidecar: bool = True,
+        compress: bool = False,
         for_report: bool = True,
         max_records: int = 1000,
         bam_file: str | None = None,
@@ -166,6 +198,9 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         self.external_id = external_id
         self.assembly_version = assembly_version
         self.checksum = checksum
+        self.md5 = md5
+        self.md5_sidecar = md5_sidecar
+        self.compress = compress
         self.for_report = for_report
         self.max_records = max_records
         self.bam_file = bam_file
@@ -193,11 +228,24 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         path = as_path(self.vcf_path)
 
         info = self._inspect(path)
-        md5 = self._check_whole_file(path, info.format)
-        self.note_lineage(md5=md5, size=_size(path), **_vcf_facts(info))
+        compress = bool(self.compress) and info.format == "vcf"
+        if self.compress and not compress:
+            self.log.info("The VCF is already %s-compressed: sent as it is", info.format)
+        declared = self._declared_md5(path)
+        checksum, body_size = (None if compress else declared), None
+        if checksum is None and self.checksum:
+            checksum, body_size = self._checksum_pass(path, compress)
+        # the file's own MD5 when known (sent, or declared and verified while sending); the MD5 sent
+        self.note_lineage(
+            size=_size(path),
+            file_md5=declared if compress else checksum,
+            md5=checksum,
+            sent_format="vcf.gz" if compress else info.format,
+            **_vcf_facts(info),
+        )
 
-        if md5 is not None and external_id is not None:
-            reused = self._find_earlier_upload(project_id, external_id, md5)
+        if checksum is not None and external_id is not None:
+            reused = self.hook.find_uploaded_genome(project_id, external_id, checksum)
             if reused is not None:
                 self.log.info(
                     "Reusing genome %s: same checksum and external ID, uploaded by an earlier try", reused
@@ -207,7 +255,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                 return reused
         else:
             self.log.info(
-                "No earlier-try lookup (needs external_id and checksum=True): a retry after a lost answer "
+                "No earlier-try lookup (needs external_id and an MD5): a retry after a lost answer "
                 "would upload again"
             )
 
@@ -221,9 +269,13 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                 external_id=external_id,
                 assembly_version=str(self.assembly_version).strip(),
                 format=info.format,
-                checksum=md5,
+                checksum=checksum,
                 bam_file=self.bam_file or None,
                 progress=progress,
+                compress=compress,
+                verify_archive=info.format != "vcf",
+                file_md5=declared if compress else None,
+                body_size=body_size,
             )
         genome_id = as_id(answer.get("genome_id", answer.get("id")), "genome_id in the upload answer")
         elapsed = max(time.monotonic() - progress.started, 1e-6)
@@ -243,9 +295,10 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
     def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
         """Input: the VCF (file name hashed by default); output: the genome, ``genomes/{id}``.
 
-        Both carry the MD5 sent with the upload and what validation found (format, VCF version,
-        build, sample count); the VCF its size. A failed try reports the VCF with what it had
-        found before failing.
+        Both carry what validation found (VCF version, build, sample count); the VCF its format,
+        size and MD5 (when known: computed, or declared and verified while sending), the genome
+        the MD5 and format sent (those of the compressed bytes with ``compress=True``). A failed
+        try reports the VCF with what it had found before failing.
 
         :param namespace: the Fabric server's namespace, if reached.
         """
@@ -253,22 +306,23 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
 
         facts = self.lineage_facts
         found: dict[str, Any] = {
-            "md5": facts.get("md5"),
-            "fileFormat": facts.get("format"),
             "vcfVersion": facts.get("vcf_version"),
             "genomeBuild": facts.get("build"),
             "sampleCount": facts.get("sample_count"),
         }
         inputs = []
         if self.vcf_path not in (None, ""):
-            inputs.append(
-                file_node(self.vcf_path, FabricFileFacet(content="VCF", **found), size=facts.get("size"))
+            vcf = FabricFileFacet(
+                content="VCF", md5=facts.get("file_md5"), fileFormat=facts.get("format"), **found
             )
+            inputs.append(file_node(self.vcf_path, vcf, size=facts.get("size")))
         if namespace is None or facts.get("genome_id") is None:
             return inputs, []
         genome = FabricGenomeFacet(
             genomeId=facts["genome_id"],
             projectId=facts.get("project_id"),
+            md5=facts.get("md5"),
+            fileFormat=facts.get("sent_format"),
             reused=facts.get("reused"),
             **found,
         )
@@ -299,46 +353,35 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
             self.log.warning("The VCF has no sample column (sites only): it cannot launch a report")
         return info
 
-    def _check_whole_file(self, path: Any, fmt: str) -> str | None:
-        """MD5 (unless ``checksum=False``) and gzip/bzip2 completeness, in one streaming pass."""
-        from airflow_provider_fabric.storage import open_source
-        from airflow_provider_fabric.vcf import StreamChecker
+    def _declared_md5(self, path: Any) -> str | None:
+        """The MD5 given as ``md5``, or by the ``.md5`` file beside the VCF, or ``None``."""
+        from airflow_provider_fabric.upload import as_md5, read_md5_sidecar
 
-        if not self.checksum and fmt == "vcf":
-            return None
-        checker = StreamChecker(fmt, md5=self.checksum)
+        if self.md5 not in (None, ""):
+            self.log.info("MD5 given by the md5 argument: verified while sending")
+            return as_md5(self.md5)
+        if self.md5_sidecar:
+            declared = read_md5_sidecar(path)
+            if declared is not None:
+                self.log.info("MD5 given by the .md5 file beside the VCF: verified while sending")
+                return declared
+        return None
+
+    def _checksum_pass(self, path: Any, compress: bool) -> tuple[str, int | None]:
+        """MD5 (and, for ``compress``, size) of the bytes the upload will send: one pass before sending."""
+        from airflow_provider_fabric.upload import upload_checksum
+
         started = time.monotonic()
-        with open_source(path) as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                checker.update(chunk)
-        md5 = checker.finish()
+        md5, size = upload_checksum(path, compress=compress)
         elapsed = max(time.monotonic() - started, 1e-6)
         self.log.info(
             "%s %s in %.1f s (%.1f MB/s)",
-            "Checksummed" if self.checksum else "Checked compression of",
-            _mb(checker.bytes_in),
+            "Compressed and checksummed: BGZF of" if compress else "Checksummed",
+            _mb(size),
             elapsed,
-            checker.bytes_in / elapsed / _MB,
+            size / elapsed / _MB,
         )
-        return md5
-
-    def _find_earlier_upload(self, project_id: int, external_id: str, md5: str) -> int | None:
-        from airflow_provider_fabric.api.statuses import normalize_status
-
-        candidates = []
-        for genome in self.hook.list_genomes(project_id, external_id=external_id):
-            if genome.get("external_id") != external_id:
-                continue
-            if str(genome.get("checksum") or "").strip().lower() != md5.lower():
-                continue
-            genome_id = as_id(genome.get("id", genome.get("genome_id")), "genome id")
-            if normalize_status(genome.get("status")) == "FAILED":
-                self.log.warning(
-                    "Genome %s has the same file and external ID but FAILED: not reused", genome_id
-                )
-                continue
-            candidates.append(genome_id)
-        return max(candidates) if candidates else None
+        return md5, size if compress else None
 
 
 def _vcf_facts(info: VcfInfo) -> dict[str, Any]:

@@ -10,8 +10,9 @@ need a valid API user:
 * ``GET /_sandbox/state`` — every project, genome and report (with computed statuses) and counts.
 * ``GET /_sandbox/clock`` / ``POST`` — the server's time and offset; ``{"advance_seconds": S}``
   moves time on by ``S`` seconds (statuses, timestamps), for tests of long waits without waiting.
-* ``GET /_sandbox/requests`` / ``DELETE`` — raw request lines (method and full URL with query
-  string) recorded in memory; only when started with ``--record-requests``, else 404.
+* ``GET /_sandbox/requests`` / ``DELETE`` — raw request lines (method, full URL with query
+  string, and ``at``: arrival on the machine's monotonic clock) recorded in memory; only when
+  started with ``--record-requests``, else 404.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def create_app(
     api = FastAPI(
         title="fabric-sandbox", openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False
     )
-    recorded: collections.deque[dict[str, str]] | None = (
+    recorded: collections.deque[dict[str, Any]] | None = (
         collections.deque(maxlen=100_000) if record_requests else None
     )
     injector = FaultInjector(faults)

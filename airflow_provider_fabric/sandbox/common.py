@@ -35,7 +35,7 @@ class Context:
     store: Store
     clock: Clock
     faults: FaultInjector
-    recorded: collections.deque[dict[str, str]] | None
+    recorded: collections.deque[dict[str, Any]] | None
 
 
 def ctx(request: Request) -> Context:

@@ -66,7 +66,7 @@ class SandboxMiddleware:
         app: ASGIApp,
         authenticator: Authenticator,
         faults: FaultInjector,
-        recorded: collections.deque[dict[str, str]] | None,
+        recorded: collections.deque[dict[str, Any]] | None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
@@ -81,7 +81,9 @@ class SandboxMiddleware:
         method, path = scope["method"], scope["path"]
         if self.recorded is not None and not path.startswith("/_sandbox"):
             query = scope.get("query_string", b"").decode("latin-1")
-            self.recorded.append({"method": method, "url": path + (f"?{query}" if query else "")})
+            # "at": when it arrived, on the machine's monotonic clock (gaps between a client's requests).
+            url = path + (f"?{query}" if query else "")
+            self.recorded.append({"method": method, "url": url, "at": time.monotonic()})
         outcome: dict[str, Any] = {"status": "-"}
 
         async def logged_send(message: Message) -> None:

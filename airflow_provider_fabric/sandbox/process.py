@@ -371,12 +371,13 @@ class SandboxProcess:
         """
         return self.admin("POST", "/_sandbox/clock", {"advance_seconds": seconds})
 
-    def requests_seen(self, clear: bool = False) -> list[dict[str, str]]:
-        """Raw request lines (method, URL with query) — needs ``record_requests=True``.
+    def requests_seen(self, clear: bool = False) -> list[dict[str, Any]]:
+        """Raw request lines (method, URL with query, arrival) — needs ``record_requests=True``.
 
         :param clear: forget the recorded requests after returning them.
-        :return: ``{"method": ..., "url": ...}`` for each request recorded (path and query string),
-            oldest first; the last 100,000 at most.
+        :return: ``{"method": ..., "url": ..., "at": ...}`` for each request recorded (path and query
+            string; ``at`` is the arrival on this machine's ``time.monotonic()`` clock), oldest
+            first; the last 100,000 at most.
         :raises SandboxError: recording is off (HTTP 404).
         """
         return self.admin("DELETE" if clear else "GET", "/_sandbox/requests")["objects"]

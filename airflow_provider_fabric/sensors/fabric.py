@@ -39,7 +39,15 @@ from airflow_provider_fabric.exceptions import (
     FabricStatusError,
     FabricTimeoutError,
 )
-from airflow_provider_fabric.links import GENOME_URL_KEY, REPORT_URL_KEY, FabricGenomeLink, FabricReportLink
+from airflow_provider_fabric.links import (
+    GENOME_URL_KEY,
+    REPORT_URL_KEY,
+    FabricGenomeLink,
+    FabricReportLink,
+    push_link_url,
+    running_here,
+    start_link_urls,
+)
 from airflow_provider_fabric.triggers.fabric import (
     FabricClinicalReportStatusTrigger,
     FabricGenomeAnnotationTrigger,
@@ -98,6 +106,11 @@ def genome_id_list(value: Any) -> list[int]:
                     raise FabricInputError("genome_ids is empty")
         elif isinstance(item, int):
             found.append(as_id(item, "genome_ids"))
+        elif isinstance(item, Sequence):
+            # One slice, not item by item: iterating the lazy sequence of a mapped task's results
+            # reads one past its end, which Airflow logs as an "XCom not found" error.
+            for sub in item[:]:
+                add(sub)
         elif isinstance(item, Iterable):
             for sub in item:
                 add(sub)
@@ -110,6 +123,35 @@ def genome_id_list(value: Any) -> list[int]:
     if not found:
         raise FabricInputError("genome_ids is empty")
     return list(dict.fromkeys(found))
+
+
+def names_several(genome_ids: Any, task: Any) -> bool:
+    """Whether ``genome_ids``, as given to a task, will name several genomes whatever it renders to.
+
+    True for a literal list of more than one ID, and for the output of a mapped task (or of a task
+    in a mapped task group that ``task`` is not in), which Airflow resolves to a list. A single ID,
+    a template, or the output of an unmapped task may name one genome.
+
+    :param genome_ids: the sensor's ``genome_ids`` argument.
+    :param task: the sensor (its mapped task groups are looked at).
+    """
+    if isinstance(genome_ids, list | tuple):
+        return len(genome_ids) > 1 or any(names_several(item, task) for item in genome_ids)
+    references = getattr(genome_ids, "iter_references", None)
+    if references is None:
+        return False
+    own_groups = {group.group_id for group in _mapped_groups(task)}
+    for upstream, _key in references():
+        if getattr(upstream, "is_mapped", False):
+            return True
+        if any(group.group_id not in own_groups for group in _mapped_groups(upstream)):
+            return True
+    return False
+
+
+def _mapped_groups(task: Any) -> list[Any]:
+    groups = getattr(task, "iter_mapped_task_groups", None)
+    return list(groups()) if groups is not None else []
 
 
 class _FabricStatusSensor(BaseSensorOperator):
@@ -158,6 +200,10 @@ class _FabricStatusSensor(BaseSensorOperator):
         raise NotImplementedError
 
     def _event_result(self, event: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _relink(self, context: Context, event: Mapping[str, Any]) -> None:
+        """After a deferral (a new process), keep the link pushed before deferring."""
         raise NotImplementedError
 
     # ------------------------------------------------------------- shared flow
@@ -248,6 +294,8 @@ class _FabricStatusSensor(BaseSensorOperator):
         :raises FabricTimeoutError: the deadline passed first.
         :raises FabricAuthError: (or another typed API error) the wait could not go on.
         """
+        if running_here(self):
+            self._relink(context, event or {})
         success = raise_for_event(event)
         self.log.info("%s", success.get("message"))
         return self._event_result(success)
@@ -261,9 +309,14 @@ class _FabricStatusSensor(BaseSensorOperator):
             "max_poke_interval": self.max_wait.total_seconds() if self.max_wait else None,
         }
 
-    def _push_url(self, context: Context, key: str, url: str | None) -> None:
-        if url:
-            context["ti"].xcom_push(key=key, value=url)
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render templates as usual, first marking the task as running here (for its link).
+
+        :param context: the task's execution context.
+        :param jinja_env: the Jinja environment, as Airflow passes it.
+        """
+        start_link_urls(self)
+        super().render_template_fields(context, jinja_env)
 
 
 class FabricGenomeAnnotationSensor(_FabricStatusSensor):
@@ -284,7 +337,9 @@ class FabricGenomeAnnotationSensor(_FabricStatusSensor):
     :class:`~airflow_provider_fabric.exceptions.FabricTimeoutError` at ``timeout``
     or ``execution_timeout``, whichever comes first. With a single genome and a
     connection ``ui_url``, the genome's URL is pushed (XCom ``fabric_genome_url``)
-    before waiting, for the "Fabric genome" link.
+    before waiting, for the "Fabric genome" link. A sensor given several genomes (a
+    list, or the output of mapped uploads such as ``upload_genomes.output``) has no
+    such link (see :func:`names_several`).
 
     :param genome_ids: the genome(s) to wait for (templated): an int, a list,
         digit strings, or an XCom-pulled list, e.g. from mapped upload tasks.
@@ -318,15 +373,16 @@ class FabricGenomeAnnotationSensor(_FabricStatusSensor):
         if overlap:
             raise FabricInputError(f"statuses {sorted(overlap)} are both success and failure statuses")
         self._ids: list[int] = []
-        several = isinstance(genome_ids, list | tuple) and len(genome_ids) > 1
-        links: tuple[BaseOperatorLink, ...] = () if several else (FabricGenomeLink(),)
+        # A link names one genome: a sensor that waits for several gets none, so the UI shows
+        # no "Extra Links" heading with nothing under it.
+        links: tuple[BaseOperatorLink, ...] = () if names_several(genome_ids, self) else (FabricGenomeLink(),)
         self.operator_extra_links = links
 
     def _prepare(self, context: Context) -> None:
         self._ids = genome_id_list(self.genome_ids)
         self.log.info("Waiting for the annotation of %d genome(s): %s", len(self._ids), self._ids_text())
         if len(self._ids) == 1:
-            self._push_url(context, GENOME_URL_KEY, self.hook.genome_ui_url(self._ids[0]))
+            push_link_url(self, context, GENOME_URL_KEY, self.hook.genome_ui_url(self._ids[0]))
 
     def _ids_text(self) -> str:
         return ", ".join(str(g) for g in self._ids)
@@ -348,6 +404,11 @@ class FabricGenomeAnnotationSensor(_FabricStatusSensor):
 
     def _event_result(self, event: Mapping[str, Any]) -> list[int]:
         return [int(g) for g in event.get("genome_ids", [])]
+
+    def _relink(self, context: Context, event: Mapping[str, Any]) -> None:
+        ids = event.get("genome_ids") or []
+        if len(ids) == 1 and self.operator_extra_links:
+            push_link_url(self, context, GENOME_URL_KEY, self.hook.genome_ui_url(ids[0]))
 
 
 class FabricClinicalReportStatusSensor(_FabricStatusSensor):
@@ -405,7 +466,7 @@ class FabricClinicalReportStatusSensor(_FabricStatusSensor):
         self.log.info(
             "Waiting for clinical report %s to reach %s", self._id, " or ".join(self.target_statuses)
         )
-        self._push_url(context, REPORT_URL_KEY, self.hook.report_ui_url(self._id))
+        push_link_url(self, context, REPORT_URL_KEY, self.hook.report_ui_url(self._id))
 
     def _ids_text(self) -> str:
         return str(self._id)
@@ -428,3 +489,7 @@ class FabricClinicalReportStatusSensor(_FabricStatusSensor):
 
     def _event_result(self, event: Mapping[str, Any]) -> str:
         return str(event.get("report_status", ""))
+
+    def _relink(self, context: Context, event: Mapping[str, Any]) -> None:
+        if event.get("report_id") is not None:
+            push_link_url(self, context, REPORT_URL_KEY, self.hook.report_ui_url(event["report_id"]))

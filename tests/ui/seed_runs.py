@@ -45,7 +45,7 @@ def write_inputs(work: Path) -> tuple[dict, dict]:
     panel.mkdir(parents=True)
     write_vcf(panel / "proband.vcf.gz", 60, sample=s["sample"] + "-P", compression="gz", seed=1)
     (panel / "fields.json").write_text(json.dumps({"First Name": s["first_name"], "Patient DOB": s["dob"]}))
-    (panel / "qc.json").write_text(json.dumps({"total_reads": 1000, "mean_coverage": 250.5}))
+    (panel / "qc.json").write_text(json.dumps({"Total Reads": 1000, "Mean Coverage": 250.5}))
     panel_conf = {
         "project_name": "UI cases: panels",
         "vcf_path": str(panel / "proband.vcf.gz"),
@@ -53,7 +53,7 @@ def write_inputs(work: Path) -> tuple[dict, dict]:
         "genome_sex": "female",
         "external_id": s["external_id"] + "-P",
         "accession_id": s["accession"] + "-P",
-        "panel_id": 101,
+        "panel_test_code": "HC-101",  # the sandbox catalogue's panel 101
         "patient_fields_path": str(panel / "fields.json"),
         "qc_data_path": str(panel / "qc.json"),
         "output_base": str(work / "exports"),

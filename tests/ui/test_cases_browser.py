@@ -15,33 +15,19 @@ import re
 from pathlib import Path
 
 import pytest
+from browsersupport import chromium
 from seed_runs import SENTINELS
 from uisupport import PASSWORD, UI_URL
 
 # The first test may also build the session's Airflow (DB, DAG runs, users, api-server).
 pytestmark = pytest.mark.timeout(900)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DURATION = re.compile(r"^(\d+ min|\d+ h \d\d min|\d+ d \d+ h)$")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: scripts/system_deps.sh chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-BASE = "https://fabric.test"
+from unitsupport import BASE
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import requests
 from requests_mock import ANY
+from unitsupport import BASE
 
 from airflow_provider_fabric.api.logsafe import RedactQueryFilter
 from airflow_provider_fabric.exceptions import (
@@ -22,7 +23,6 @@ from airflow_provider_fabric.exceptions import (
     FabricServerError,
 )
 
-BASE = "https://fabric.test"
 SENTINEL = "PHI-SENTINEL-Doe-Jane"
 
 
@@ -150,6 +150,37 @@ def test_uri_form_defaults_to_https_and_keeps_port(monkeypatch):
     assert settings.server_timezone == "GMT"
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "base_url"),
+    [
+        ("https://api.fabricgenomics.com", 443, "https://api.fabricgenomics.com:443"),
+        ("https://127.0.0.1:8443", 8443, "https://127.0.0.1:8443"),
+        ("https://127.0.0.1:8443", 0, "https://127.0.0.1:8443"),  # what the Test button sends for none
+    ],
+)
+def test_the_port_field_agrees_with_the_host(monkeypatch, host, port, base_url):
+    conn = {"conn_type": "fabric_genomics", "host": host, "port": port, "login": "k", "password": "s"}
+    monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    assert FabricHook().settings.base_url == base_url
+
+
+def test_a_port_field_that_contradicts_the_host_is_refused(monkeypatch):
+    conn = {
+        "conn_type": "fabric_genomics",
+        "host": "https://h.test:8443",
+        "port": 443,
+        "login": "k",
+        "password": "s",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT", json.dumps(conn))
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    with pytest.raises(FabricConfigurationError, match="port 8443 and the Port field"):
+        _ = FabricHook().settings
+
+
 def test_empty_host_means_production(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_FABRIC_GENOMICS_DEFAULT",
@@ -258,12 +289,12 @@ def test_upload_is_streamed_once_with_query_in_url(hook, requests_mock, tmp_path
     requests_mock.put(f"{BASE}/projects/3/genomes", status_code=503)
     with pytest.raises(FabricServerError) as info:
         hook.upload_genome(
-            3, vcf, genome_label=SENTINEL, genome_sex="female", external_id=SENTINEL, checksum="abc"
+            3, vcf, genome_label=SENTINEL, genome_sex="female", external_id=SENTINEL, checksum="ab" * 16
         )
     assert requests_mock.call_count == 1  # a streamed body is never resent blindly
     sent = requests_mock.request_history[0]
     assert sent.qs["format"] == ["vcf.gz"] and sent.qs["assembly_version"] == ["hg19"]
-    assert sent.qs["checksum"] == ["abc"] and sent.qs["genome_sex"] == ["female"]
+    assert sent.qs["checksum"] == ["ab" * 16] and sent.qs["genome_sex"] == ["female"]
     assert not isinstance(sent.body, bytes)  # a reader object, not the file in memory
     assert SENTINEL not in str(info.value)
 
@@ -271,20 +302,21 @@ def test_upload_is_streamed_once_with_query_in_url(hook, requests_mock, tmp_path
 def test_upload_reports_progress_and_returns_genome_id(hook, requests_mock, tmp_path):
     vcf = tmp_path / "s.vcf"
     vcf.write_bytes(b"##fileformat=VCFv4.2\n" * 100)
-    requests_mock.put(f"{BASE}/projects/3/genomes", json={"genome_id": 42})
+    received = []
+
+    def consume_like_a_socket(request, context):
+        while chunk := request.body.read(1000):
+            received.append(chunk)
+        return {"genome_id": 42}
+
+    requests_mock.put(f"{BASE}/projects/3/genomes", json=consume_like_a_socket)
     seen: list[tuple[int, int | None]] = []
     with vcf.open("rb") as handle:
         answer = hook.upload_genome(
             3, handle, genome_label="L", genome_sex="male", progress=lambda a, b: seen.append((a, b))
         )
-        handle.seek(0)
-        # requests-mock does not read the body: read it as the transport would.
-        body = requests_mock.request_history[0].body
-        total = 0
-        while chunk := body.read(1000):
-            total += len(chunk)
     assert answer == {"genome_id": 42}
-    assert total == vcf.stat().st_size
+    assert b"".join(received) == vcf.read_bytes()
     assert seen[-1] == (vcf.stat().st_size, vcf.stat().st_size)
 
 
@@ -295,6 +327,9 @@ def test_upload_reports_progress_and_returns_genome_id(hook, requests_mock, tmp_
         ({"assembly_version": "GRCh38"}, "hg19"),
         ({"genome_label": ""}, "genome_label"),
         ({"format": "bam"}, "format"),
+        ({"format": "vcf.gz", "compress": True}, "compress=True needs a plain VCF"),
+        ({"checksum": "abc"}, "checksum must be an MD5"),
+        ({"file_md5": "x" * 32}, "file_md5 must be an MD5"),
     ],
 )
 def test_bad_upload_arguments_send_nothing(hook, requests_mock, tmp_path, kwargs, message):
@@ -385,9 +420,26 @@ def test_pdf_422_says_why(hook, requests_mock):
 
 def test_test_connection_reports_both_outcomes(hook, requests_mock):
     requests_mock.get(f"{BASE}/projects/", [{"json": {"objects": []}}, {"status_code": 401}])
-    assert hook.test_connection() == (True, "Connected to https://fabric.test")
+    assert hook.test_connection() == (
+        True,
+        "Connected to https://fabric.test: the API key and secret were accepted",
+    )
     ok, message = hook.test_connection()
-    assert not ok and "fabric_genomics_default" in message
+    assert not ok and "HTTP 401" in message and "API secret) of this connection" in message
+
+
+def test_test_connection_never_names_airflows_temporary_connection_id(monkeypatch, requests_mock):
+    """Airflow's Test button tests a copy stored under a random ID: the messages say "this connection"."""
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+
+    conn = {"conn_type": "fabric_genomics", "host": BASE, "login": "key", "password": "secret"}
+    monkeypatch.setenv("AIRFLOW_CONN_KKZVS8A8", json.dumps(conn))
+    requests_mock.get(f"{BASE}/projects/", status_code=403)
+    ok, message = FabricHook("kKZvS8a8").test_connection()
+    assert not ok and "kKZvS8a8" not in message and "of this connection" in message
+    monkeypatch.setenv("AIRFLOW_CONN_KKZVS8A8", json.dumps({**conn, "host": "http://fabric.test"}))
+    ok, message = FabricHook("kKZvS8a8").test_connection()
+    assert not ok and "kKZvS8a8" not in message and message.startswith("This connection: host must be")
 
 
 def test_ui_links(hook):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tisupport import RecordingTI
 
-from airflow_provider_fabric.exceptions import FabricInputError
+from airflow_provider_fabric.exceptions import FabricChecksumError, FabricInputError
 from airflow_provider_fabric.links import GENOME_URL_KEY
 from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
 from airflow_provider_fabric.testing.vcfgen import write_vcf
@@ -119,11 +120,9 @@ def test_without_external_id_or_checksum_there_is_no_lookup(fabric_conn, request
         (lambda d: write_vcf(d / "a.vcf.gz", 50, build="GRCh38", compression="gz"), {}, "GRCh38"),
         (lambda d: write_vcf(d / "a.vcf", 50, samples=("S1", "S2")), {}, "sample"),
         (lambda d: _write(d / "a.vcf", b"%PDF-1.4\n%binary\n"), {}, "not a VCF"),
-        (lambda d: _truncated(d), {}, "truncated"),
-        (lambda d: _truncated(d), {"checksum": False}, "truncated"),
         (lambda d: _write(d / "a.vcf", b"##fileformat=VCFv3.3\n#CHROM\tPOS\n"), {}, "4.0"),
     ],
-    ids=["grch38", "multi-sample-for-report", "pdf", "truncated-gzip", "truncated-gzip-no-md5", "old-vcf"],
+    ids=["grch38", "multi-sample-for-report", "pdf", "old-vcf"],
 )
 def test_bad_files_are_refused_before_anything_is_sent(
     fabric_conn, requests_mock, tmp_path, make, kwargs, message
@@ -132,6 +131,70 @@ def test_bad_files_are_refused_before_anything_is_sent(
     with pytest.raises(VcfValidationError, match=message):
         upload_op(path, **kwargs).execute({"ti": RecordingTI()})
     assert requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "error", "message"),
+    [
+        (lambda d: _truncated(d), {}, VcfValidationError, "truncated"),
+        (lambda d: _truncated(d), {"checksum": False}, VcfValidationError, "truncated"),
+        (lambda d: _corrupted(d), {}, VcfValidationError, "corrupt gzip"),
+        (lambda d: _with_sidecar(d, "0" * 32), {}, FabricChecksumError, "MD5 mismatch"),
+        (lambda d: _with_sidecar(d, None), {"md5": "0" * 32}, FabricChecksumError, "MD5 mismatch"),
+    ],
+    ids=["truncated-gzip", "truncated-gzip-no-md5", "corrupt-gzip", "sidecar-mismatch", "argument-mismatch"],
+)
+def test_bad_archives_abort_the_upload_before_its_last_byte(
+    fabric_conn, requests_mock, tmp_path, make, kwargs, error, message
+):
+    path = make(tmp_path)
+    requests_mock.get(f"{BASE}/projects/5/genomes", json={"objects": []})
+    received = []
+
+    def consume_like_a_socket(request, context):
+        while chunk := request.body.read(1 << 16):
+            received.append(chunk)
+        return {"genome_id": 1}
+
+    requests_mock.put(f"{BASE}/projects/5/genomes", json=consume_like_a_socket)
+    with pytest.raises(error, match=message):
+        upload_op(path, **kwargs).execute({"ti": RecordingTI()})
+    # The transport got a strict prefix of the file: the request body never completed.
+    sent = b"".join(received)
+    assert len(sent) < path.stat().st_size and path.read_bytes().startswith(sent)
+
+
+def test_declared_md5_needs_no_pass_and_finds_the_earlier_genome(fabric_conn, requests_mock, tmp_path):
+    path = write_vcf(tmp_path / "sample.vcf.gz", 300, compression="gz")
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    (tmp_path / "sample.vcf.gz.md5").write_text(f"{md5.upper()}  results/sample.vcf.gz\n")
+    requests_mock.get(
+        f"{BASE}/projects/5/genomes",
+        json={"objects": [{"id": 90, "external_id": EXTERNAL, "checksum": md5, "status": "ANNOTATED"}]},
+    )
+    put = requests_mock.put(f"{BASE}/projects/5/genomes", json={"genome_id": 91})
+    assert upload_op(path).execute({"ti": RecordingTI()}) == 90
+    assert put.call_count == 0
+
+
+def test_compressed_upload_sends_the_md5_of_the_bgzf_bytes(fabric_conn, requests_mock, tmp_path):
+    path = write_vcf(tmp_path / "sample.vcf", 3000)
+    requests_mock.get(f"{BASE}/projects/5/genomes", json={"objects": []})
+    received = []
+
+    def consume_like_a_socket(request, context):
+        while chunk := request.body.read(1 << 16):
+            received.append(chunk)
+        return {"genome_id": 92}
+
+    put = requests_mock.put(f"{BASE}/projects/5/genomes", json=consume_like_a_socket)
+    assert upload_op(path, compress=True).execute({"ti": RecordingTI()}) == 92
+    sent = b"".join(received)
+    params = query(put.last_request)
+    assert params["format"] == ["vcf.gz"]
+    assert params["checksum"] == [hashlib.md5(sent).hexdigest()]
+    assert gzip.decompress(sent) == path.read_bytes()
+    assert put.last_request.headers["Content-Length"] == str(len(sent))
 
 
 def task_log(caplog, capsys) -> str:
@@ -194,6 +257,19 @@ def test_errors_carry_no_phi(fabric_conn, requests_mock, tmp_path):
 
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def _corrupted(directory: Path) -> Path:
+    data = bytearray(write_vcf(directory / "full.vcf.gz", 20000, compression="gz").read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64  # an invalid deflate block
+    return _write(directory / "bad.vcf.gz", bytes(data))
+
+
+def _with_sidecar(directory: Path, md5: str | None) -> Path:
+    path = write_vcf(directory / "sample.vcf.gz", 20000, compression="gz")
+    if md5 is not None:
+        (directory / "sample.vcf.gz.md5").write_text(f"{md5}  sample.vcf.gz\n")
     return path
 
 

@@ -44,7 +44,9 @@ def test_connection_form_relabels_and_hides_fields():
     behaviour = conn["ui-field-behaviour"]
     assert behaviour["relabeling"] == {"host": "Fabric API URL", "login": "API key", "password": "API secret"}
     assert behaviour["placeholders"]["host"] == "https://api.fabricgenomics.com"
-    assert set(behaviour["hidden-fields"]) == {"schema", "port"}
+    assert set(behaviour["hidden-fields"]) == {"schema"}
+    # Port stays visible: Airflow's Test button refuses a connection without one (it sends port 0).
+    assert "Test button" in behaviour["placeholders"]["port"]
     assert set(conn["conn-fields"]) == {"verify", "timeout", "ui_url", "server_timezone"}
 
 

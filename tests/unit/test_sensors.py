@@ -345,6 +345,107 @@ def test_links():
     assert FabricClinicalReportStatusSensor.template_fields == ("report_id",)
 
 
+def test_sensors_fed_by_mapped_uploads_have_no_genome_link():
+    """The trio's case: ``genome_ids=upload_genomes.output`` resolves to a list, so no single-genome link."""
+    import pendulum
+    from airflow.sdk import DAG, task, task_group
+
+    from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
+
+    with DAG("links", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+        uploads = FabricUploadGenomeOperator.partial(task_id="uploads", project_id=1).expand_kwargs(
+            [{"vcf_path": "a.vcf", "genome_label": "A", "genome_sex": "male"}]
+        )
+        from_mapped = FabricGenomeAnnotationSensor(task_id="from_mapped", genome_ids=uploads.output)
+
+        @task
+        def one_id() -> int:
+            return 1
+
+        from_task = FabricGenomeAnnotationSensor(task_id="from_task", genome_ids=one_id())
+
+        @task_group(group_id="sample")
+        def sample(n: int) -> None:
+            upload = FabricUploadGenomeOperator(
+                task_id="upload", project_id=1, vcf_path=f"{n}.vcf", genome_label="A", genome_sex="male"
+            )
+            FabricGenomeAnnotationSensor(task_id="same_group", genome_ids=upload.output)
+
+        sample.expand(n=[1, 2])
+        in_group = next(t for t in uploads.dag.tasks if t.task_id == "sample.upload")
+        from_group = FabricGenomeAnnotationSensor(task_id="from_group", genome_ids=in_group.output)
+        same_group = next(t for t in uploads.dag.tasks if t.task_id == "sample.same_group")
+
+    assert list(from_mapped.operator_extra_links) == []
+    assert list(from_group.operator_extra_links) == []  # every sample's genome, outside their group
+    assert [type(x) for x in from_task.operator_extra_links] == [FabricGenomeLink]
+    assert [type(x) for x in same_group.operator_extra_links] == [FabricGenomeLink]  # this sample's one
+
+
+def test_mapped_upload_results_are_read_in_one_slice():
+    """Airflow's lazy sequence of mapped results reads one item past its end when iterated (and logs
+    an "XCom not found" error for it): the sensor reads it as one slice instead."""
+    from collections.abc import Sequence
+
+    class LazyResults(Sequence):
+        def __init__(self, items: list[int]) -> None:
+            self.items = items
+
+        def __len__(self) -> int:
+            return len(self.items)
+
+        def __getitem__(self, key: Any) -> Any:
+            if isinstance(key, slice):
+                return self.items[key]
+            raise AssertionError("read item by item")
+
+        def __iter__(self) -> Any:
+            raise AssertionError("iterated")
+
+    assert genome_id_list(LazyResults([4, 5, 4])) == [4, 5]
+
+
+def test_links_of_a_running_task_never_look_up_a_missing_xcom(fabric_conn, requests_mock, monkeypatch):
+    """Airflow 3 resolves links in the task's own process as it ends: what the task pushed, else
+    an empty link; never a lookup of an XCom that is not there (Airflow logs those as errors)."""
+    import airflow_provider_fabric.links as links
+
+    def no_lookup(**kwargs: Any) -> None:
+        raise AssertionError(f"looked up {kwargs}")
+
+    monkeypatch.setattr(links.XCom, "get_value", no_lookup)
+    requests_mock.get(f"{BASE}/genomes/1", json=genome(1, "ANNOTATED"))
+    requests_mock.get(f"{BASE}/genomes/2", json=genome(2, "ANNOTATED"))
+    several = FabricGenomeAnnotationSensor(task_id="g", genome_ids="{{ params.ids }}", deferrable=True)
+    links.start_link_urls(several)  # as rendering its templates does, in the task's process
+    several.genome_ids = "[1, 2]"  # as rendered: several genomes, no single one to open
+    ti = RecordingTI()
+    several.execute(context(ti))
+    assert ti.pushed == {} and FabricGenomeLink().get_link(several, ti_key=None) == ""
+    failing = FabricClinicalReportStatusSensor(task_id="r", report_id="not an id")
+    links.start_link_urls(failing)
+    with pytest.raises(FabricInputError):
+        failing.execute(context())
+    assert FabricReportLink().get_link(failing, ti_key=None) == ""
+
+
+def test_a_resumed_sensor_keeps_its_link(fabric_conn, monkeypatch):
+    """After a deferral the sensor runs again in a new process: its link still opens its object,
+    also when the wait failed (that is when a reviewer most needs it)."""
+    import airflow_provider_fabric.links as links
+
+    report = FabricClinicalReportStatusSensor(task_id="r", report_id=5)
+    links.start_link_urls(report)  # the resumed process renders its templates again
+    with pytest.raises(FabricStatusError):
+        report.execute_complete(context(), {"status": "failure", "message": "FAILED", "report_id": 5})
+    assert FabricReportLink().get_link(report, ti_key=None) == "https://ui.fabric.test/reports/5"
+    genome_sensor = FabricGenomeAnnotationSensor(task_id="g", genome_ids=7)
+    links.start_link_urls(genome_sensor)
+    event = {"status": "success", "message": "ok", "genome_ids": [7], "statuses": {}, "failed": []}
+    assert genome_sensor.execute_complete(context(), event) == [7]
+    assert FabricGenomeLink().get_link(genome_sensor, ti_key=None) == "https://ui.fabric.test/genomes/7"
+
+
 def test_several_genomes_push_no_single_genome_url(fabric_conn, requests_mock):
     requests_mock.get(f"{BASE}/genomes/1", json=genome(1, "ANNOTATED"))
     requests_mock.get(f"{BASE}/genomes/2", json=genome(2, "ANNOTATED"))

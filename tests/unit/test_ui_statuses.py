@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
-from conftest import BASE
+from unitsupport import BASE
 
 from airflow_provider_fabric.ui.cases import GENOME, REPORT
 from airflow_provider_fabric.ui.statuses import LISTED_REPORT_STATUSES, StatusBoard
