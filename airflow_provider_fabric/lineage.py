@@ -96,7 +96,8 @@ class FabricGenomeFacet(_FabricFacet):
 
     :param genomeId: the genome's ID.
     :param projectId: its project.
-    :param md5: the MD5 sent with the upload (what Fabric holds as the genome's checksum).
+    :param md5: the MD5 sent with the upload (what Fabric holds as the genome's checksum): that of
+        the compressed bytes when the upload compressed the VCF on the way.
     :param fileFormat: ``vcf``, ``vcf.gz`` or ``vcf.bz2``, as sent.
     :param vcfVersion: the ``##fileformat`` of the VCF, e.g. ``VCFv4.2``.
     :param genomeBuild: the genome build validation found (``GRCh37``).
@@ -137,7 +138,7 @@ class FabricFileFacet(_FabricFacet):
     :param content: what the file is: ``VCF``, ``variants``, ``scored variants``, ``report``,
         ``report PDF``, ``preview PDF``, ``patient fields``, ``QC data``, ``variant statuses``.
     :param fileFormat: ``vcf``, ``vcf.gz``, ``csv``, ``json``, ``jsonl``, ``pdf``...
-    :param md5: the file's MD5, when the task computed it.
+    :param md5: the file's MD5, when the task knew it (computed, or declared and checked while sent).
     :param vcfVersion: a VCF's ``##fileformat``.
     :param genomeBuild: a VCF's genome build, as validation found it.
     :param sampleCount: a VCF's sample columns.

@@ -157,6 +157,39 @@ def test_upload_lineage_is_vcf_to_genome_with_md5_size_and_build(fabric_conn, re
     assert_no_phi(lineage)
 
 
+def test_a_compressed_upload_gives_the_files_md5_and_the_md5_sent(fabric_conn, requests_mock, tmp_path):
+    """compress=True: the VCF keeps its own (declared) MD5; the genome the MD5 of the BGZF bytes sent."""
+    from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
+
+    vcf = write_vcf(tmp_path / "s.vcf", 500, sample=SAMPLE)
+    plain_md5 = hashlib.md5(vcf.read_bytes()).hexdigest()
+    requests_mock.get(f"{BASE}/projects/5/genomes", json={"objects": []})
+    received = []
+
+    def consume(request, context):
+        while chunk := request.body.read(1 << 16):
+            received.append(chunk)
+        return {"genome_id": 93}
+
+    requests_mock.put(f"{BASE}/projects/5/genomes", json=consume)
+    op = FabricUploadGenomeOperator(
+        task_id="u",
+        project_id=5,
+        vcf_path=vcf,
+        genome_label=LABEL,
+        genome_sex="male",
+        external_id=EXTERNAL,
+        md5=plain_md5,
+        compress=True,
+    )
+    op.execute({"ti": RecordingTI()})
+    found = datasets(op.get_openlineage_facets_on_complete(None))
+    read = found["inputs"][0]["facets"]["fabricFile"]
+    made = found["outputs"][0]["facets"]["fabricGenome"]
+    assert (read["md5"], read["fileFormat"]) == (plain_md5, "vcf")
+    assert (made["md5"], made["fileFormat"]) == (hashlib.md5(b"".join(received)).hexdigest(), "vcf.gz")
+
+
 def test_a_reused_genome_is_the_output_and_says_so(fabric_conn, requests_mock, tmp_path):
     from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
 
