@@ -847,12 +847,11 @@ class FabricUpdateReportStatusOperator(FabricBaseOperator):
             )
         self.push_report_url(context, report_id)
         report = self.hook.get_report(report_id)
+        self.note_lineage(report_id=report_id, report_type=_report_kind(report) or None, status=status)
         if normalize_status(report.get("status")) == normalize_status(status):
             self.log.info("Report %s is already %s: nothing sent", report_id, status)
-            self.note_lineage(report_id=report_id, report_type=_report_kind(report) or None, status=status)
             return report_id
         answer = self.hook.update_report_status(report_id, status)
-        self.note_lineage(report_id=report_id, report_type=_report_kind(report) or None, status=status)
         self.log.info(
             "Report %s status is now %s",
             report_id,
