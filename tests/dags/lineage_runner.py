@@ -1,4 +1,4 @@
-"""Run one example DAG to the end with ``dag.test()`` in this process, for ``test_lineage.py``.
+"""Run one example DAG to the end with ``dag.test()`` in this process, for ``test_dag_lineage.py``.
 
 ``python lineage_runner.py DAG_ID '<conf json>'`` prints ``STATES <json>``: the run's state and
 each task's states. The OpenLineage provider reads its settings once per process, when Airflow
