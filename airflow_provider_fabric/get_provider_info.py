@@ -76,6 +76,31 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_provider_fabric.links.FabricReportLink",
             "airflow_provider_fabric.links.FabricGenomeLink",
         ],
+        "config": {
+            "fabric_genomics": {
+                "description": "Options of the Fabric Genomics provider.",
+                "options": {
+                    "lineage_file_names": {
+                        "description": "File names in OpenLineage dataset names: hash (the file-name part "
+                        "of a path replaced by a stable hash; folders and extension kept) or keep. Keep "
+                        "names only if the lineage backend may hold PHI.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "keep",
+                        "default": "hash",
+                    },
+                    "lineage_hash_key": {
+                        "description": "Optional secret key of that hash (HMAC-SHA256), so that nobody "
+                        "can find a file's dataset by hashing guessed sample IDs. The same on every machine.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": None,
+                        "default": "",
+                        "sensitive": True,
+                    },
+                },
+            }
+        },
         "connection-types": [
             {
                 "connection-type": "fabric_genomics",

@@ -61,7 +61,8 @@ autodoc_inherit_docstrings = False
 
 html_theme = "furo"
 html_title = f"Fabric Genomics provider {release}"
-html_static_path: list[str] = []
+# served as is: the OpenLineage facets' JSON schema (its URL is in every facet) and the pictures
+html_static_path = ["_static"]
 
 # Broken cross-references to the provider's own objects fail the build; references to Airflow,
 # requests or the standard library are not checked (no network access for intersphinx in CI).

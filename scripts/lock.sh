@@ -2,8 +2,9 @@
 # `make lock`: re-resolve the locked environments after a dependency change, keeping every pin that
 # still fits; `make lock UPGRADE=1` takes the newest releases instead. Commit requirements/*.txt.
 #   requirements/test.txt   pyproject.toml with the `test` extra (the current Airflow): tests, demo, docs
-#   requirements/floor.txt  pyproject.toml with requirements/floor.in, at the lowest versions the
-#                           declared ranges allow (lowest-direct): the floor the package claims
+#   requirements/floor.txt  pyproject.toml with its `openlineage` extra and requirements/floor.in, at
+#                           the lowest versions the declared ranges allow (lowest-direct): the floor
+#                           the package claims, lineage included
 # Every package is pinned with its hashes, for Python 3.11 on any platform.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,4 +19,4 @@ compile() {
     --custom-compile-command "make lock" "${upgrade[@]}" "$@"
 }
 compile pyproject.toml --extra test -o requirements/test.txt
-compile pyproject.toml requirements/floor.in --resolution lowest-direct -o requirements/floor.txt
+compile pyproject.toml requirements/floor.in --extra openlineage --resolution lowest-direct -o requirements/floor.txt

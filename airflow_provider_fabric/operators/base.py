@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
@@ -12,10 +13,19 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_fabric.hooks.fabric import FabricHook
+    from airflow_provider_fabric.lineage import Node
 
 
 class FabricBaseOperator(BaseOperator):
-    """Base class of the Fabric Genomics operators: the connection, a cached hook, UI-link pushes.
+    """Base class of the Fabric Genomics operators: the connection, a cached hook, UI-link pushes, lineage.
+
+    **OpenLineage.** With the OpenLineage provider installed and configured, each
+    operator's task events say what it read and wrote (see
+    :mod:`airflow_provider_fabric.lineage`): ``execute()`` notes IDs, checksums,
+    counts and statuses with :meth:`note_lineage`, and the provider, once the
+    task has ended, calls :meth:`get_openlineage_facets_on_complete` or
+    :meth:`get_openlineage_facets_on_failure` in the same process. Nothing of
+    OpenLineage is imported before then.
 
     :param fabric_conn_id: Airflow connection of type ``fabric_genomics`` to use.
     :param kwargs: any other :class:`~airflow.models.BaseOperator` argument.
@@ -26,6 +36,11 @@ class FabricBaseOperator(BaseOperator):
     #: dicts (or list of dicts) it holds. Once rendered, they are registered with Airflow's
     #: secrets masker, so they show as ``***`` in the UI's rendered-template view and in logs.
     phi_fields: Sequence[str] = ()
+
+    #: What this try found or made (IDs, checksums, counts, statuses; never PHI), noted by
+    #: ``execute()`` for the task's OpenLineage event. Replaced, never changed in place: Airflow
+    #: runs each try on a shallow copy of the DAG's task.
+    lineage_facts: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, *, fabric_conn_id: str = "fabric_genomics_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -77,6 +92,58 @@ class FabricBaseOperator(BaseOperator):
         from airflow_provider_fabric.links import GENOME_URL_KEY, push_link_url
 
         return push_link_url(self, context, GENOME_URL_KEY, self.hook.genome_ui_url(genome_id))
+
+    def note_lineage(self, **facts: Any) -> None:
+        """Keep facts for this task's OpenLineage event (see :attr:`lineage_facts`).
+
+        :param facts: IDs, checksums, sizes, counts, types, statuses: never PHI.
+        """
+        self.lineage_facts = {**self.lineage_facts, **facts}
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """What this task read and what it wrote, from its arguments and :attr:`lineage_facts`.
+
+        Each operator that reads or writes data overrides this. Outputs are listed only once
+        ``execute()`` has noted them, so a failed try never claims what it did not write.
+
+        :param namespace: the Fabric server's namespace (``fabric://host``), or ``None`` when this
+            task never reached the server.
+        :return: ``(inputs, outputs)``.
+        """
+        return [], []
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The OpenLineage provider's call once the task succeeded: its inputs and outputs.
+
+        :param task_instance: the finished task instance (unused: everything is on the operator).
+        :return: an ``OperatorLineage``.
+        """
+        from airflow_provider_fabric.lineage import operator_lineage
+
+        inputs, outputs = self.lineage_nodes(self._lineage_namespace())
+        return operator_lineage(inputs, outputs)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """The OpenLineage provider's call once the task failed: what it read, and no outputs.
+
+        A failed try may have left nothing (writes are all or nothing) or an object whose
+        answer was lost; either way it claims no output.
+
+        :param task_instance: the failed task instance (unused).
+        :return: an ``OperatorLineage``.
+        """
+        from airflow_provider_fabric.lineage import operator_lineage
+
+        inputs, _ = self.lineage_nodes(self._lineage_namespace())
+        return operator_lineage(inputs, [])
+
+    def _lineage_namespace(self) -> str | None:
+        """The Fabric namespace, if this try's hook read its connection (never looked up here)."""
+        from airflow_provider_fabric.lineage import fabric_namespace
+
+        hook = self.__dict__.get("hook")
+        settings = getattr(hook, "__dict__", {}).get("settings")
+        return fabric_namespace(settings.base_url) if settings is not None else None
 
 
 #: Airflow's masker refuses shorter values (they would mask too much); so do we, quietly.

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     import requests
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fabric.lineage import Node
+
 log = logging.getLogger(__name__)
 
 #: Bytes read from the network per chunk when streaming an export to its destination.
@@ -217,6 +219,33 @@ def _destination(location: Any) -> str:
     return str(as_path(location))
 
 
+def _export_lineage(operator: FabricBaseOperator, namespace: str | None, content: str) -> tuple[list, list]:
+    """Input: the report (``reports/{id}``); output: the file written, with its size and records.
+
+    :param operator: the export operator, after (or during) its ``execute()``.
+    :param namespace: the Fabric server's namespace, if reached.
+    :param content: what the file holds, e.g. ``variants``.
+    """
+    from airflow_provider_fabric.lineage import FabricFileFacet, file_node, report_node
+
+    facts = operator.lineage_facts
+    inputs: list[Node] = []
+    if namespace is not None and facts.get("report_id") is not None:
+        inputs.append(
+            report_node(
+                namespace,
+                facts["report_id"],
+                report_type=facts.get("report_type"),
+                status=facts.get("status"),
+            )
+        )
+    destination = getattr(operator, "destination", None)
+    if "size" not in facts or destination in (None, ""):
+        return inputs, []
+    facet = FabricFileFacet(content=content, fileFormat=facts.get("format"))
+    return inputs, [file_node(destination, facet, size=facts["size"], rows=facts.get("rows"))]
+
+
 def redact_phi(value: Any) -> Any:
     """A copy of ``value`` (JSON data) without the keys of :data:`PHI_KEYS`, at any depth.
 
@@ -348,6 +377,7 @@ class FabricExportVariantsOperator(FabricBaseOperator):
         report_id = as_id(self.report_id, "report_id")
         path = f"/reports/{report_id}/variants"
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         name = display_name(self.destination)
         log.info("Exporting variants of report %s as %s to %s", report_id, self.format.upper(), name)
         started = time.monotonic()
@@ -379,13 +409,22 @@ class FabricExportVariantsOperator(FabricBaseOperator):
             report_id,
             name,
         )
+        fmt = "jsonl" if self.json_lines else self.format
+        self.note_lineage(size=size, rows=count, format=fmt)
         return {
             "destination": _destination(self.destination),
             "variant_count": count,
-            "format": "jsonl" if self.json_lines else self.format,
+            "format": fmt,
             "bytes": size,
             "report_id": report_id,
         }
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the report; output: the export file (name hashed by default), bytes and variants.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return _export_lineage(self, namespace, "variants")
 
     def _write_json(self, report_id: int, path: str, handle: IO[bytes]) -> tuple[int, int]:
         count = size = 0
@@ -462,6 +501,7 @@ class FabricExportScoredVariantsOperator(FabricBaseOperator):
         if bad:
             raise FabricInputError(f"scoring_status must be among {', '.join(self.SCORING_STATUSES)}")
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         params = {"scoring_status": statuses or None, "audit_log": "true" if self.audit_log else None}
         answer = self.hook.get_json(f"{path}/scored", params)
         objects = answer.get("objects") if isinstance(answer, dict) else answer
@@ -477,6 +517,7 @@ class FabricExportScoredVariantsOperator(FabricBaseOperator):
             report_id,
             display_name(self.destination),
         )
+        self.note_lineage(size=len(data), rows=count, format="json")
         return {
             "destination": _destination(self.destination),
             "variant_count": count,
@@ -484,6 +525,13 @@ class FabricExportScoredVariantsOperator(FabricBaseOperator):
             "bytes": len(data),
             "report_id": report_id,
         }
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the report; output: the scored-variants file, bytes and variants.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return _export_lineage(self, namespace, "scored variants")
 
 
 # --------------------------------------------------------------------------- report and PDF
@@ -541,14 +589,20 @@ class FabricGetClinicalReportOperator(FabricBaseOperator):
 
         report_id = as_id(self.report_id, "report_id")
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         report = self.hook.get_json(f"/reports/{report_id}", {"extended": True if self.extended else None})
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
         status = report.get("status") if isinstance(report, dict) else None
+        if isinstance(report, dict):
+            from airflow_provider_fabric.operators.reports import _report_kind
+
+            self.note_lineage(report_type=_report_kind(report) or None, status=status)
         destination = None
         if self.destination not in (None, ""):
             with atomic_writer(self.destination) as handle:
                 handle.write(data)
             destination = _destination(self.destination)
+            self.note_lineage(size=len(data), format="json")
             log.info(
                 "Wrote report %s (status %s, %d bytes) to %s",
                 report_id,
@@ -573,6 +627,13 @@ class FabricGetClinicalReportOperator(FabricBaseOperator):
             "bytes": len(data),
             "report": shown,
         }
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the report, with its type and status; output: the JSON file, if one was written.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return _export_lineage(self, namespace, "report")
 
 
 class FabricExportReportPdfOperator(FabricBaseOperator):
@@ -615,6 +676,7 @@ class FabricExportReportPdfOperator(FabricBaseOperator):
 
         report_id = as_id(self.report_id, "report_id")
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         kind = "preview PDF" if self.preview else "final PDF"
         path = f"/reports/{report_id}/{'pdf_preview' if self.preview else 'pdf_report'}"
         try:
@@ -639,12 +701,20 @@ class FabricExportReportPdfOperator(FabricBaseOperator):
             _rate(size, started),
             display_name(self.destination),
         )
+        self.note_lineage(size=size, format="pdf")
         return {
             "destination": _destination(self.destination),
             "bytes": size,
             "preview": self.preview,
             "report_id": report_id,
         }
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the report; output: the PDF file and its size.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return _export_lineage(self, namespace, "preview PDF" if self.preview else "final PDF")
 
 
 def _pdf_advice(status: str | None) -> str:

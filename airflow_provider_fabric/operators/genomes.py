@@ -13,6 +13,7 @@ from airflow_provider_fabric.operators.base import FabricBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fabric.lineage import Node
     from airflow_provider_fabric.vcf import VcfInfo
 
 _MB = 1_000_000
@@ -234,6 +235,14 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
         checksum, body_size = (None if compress else declared), None
         if checksum is None and self.checksum:
             checksum, body_size = self._checksum_pass(path, compress)
+        # the file's own MD5 when known (sent, or declared and verified while sending); the MD5 sent
+        self.note_lineage(
+            size=_size(path),
+            file_md5=declared if compress else checksum,
+            md5=checksum,
+            sent_format="vcf.gz" if compress else info.format,
+            **_vcf_facts(info),
+        )
 
         if checksum is not None and external_id is not None:
             reused = self.hook.find_uploaded_genome(project_id, external_id, checksum)
@@ -242,6 +251,7 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
                     "Reusing genome %s: same checksum and external ID, uploaded by an earlier try", reused
                 )
                 self.push_genome_url(context, reused)
+                self.note_lineage(genome_id=reused, project_id=project_id, reused=True)
                 return reused
         else:
             self.log.info(
@@ -279,7 +289,44 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
             (size or 0) / elapsed / _MB,
         )
         self.push_genome_url(context, genome_id)
+        self.note_lineage(genome_id=genome_id, project_id=project_id, reused=False)
         return genome_id
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the VCF (file name hashed by default); output: the genome, ``genomes/{id}``.
+
+        Both carry what validation found (VCF version, build, sample count); the VCF its format,
+        size and MD5 (when known: computed, or declared and verified while sending), the genome
+        the MD5 and format sent (those of the compressed bytes with ``compress=True``). A failed
+        try reports the VCF with what it had found before failing.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        from airflow_provider_fabric.lineage import FabricFileFacet, FabricGenomeFacet, fabric_node, file_node
+
+        facts = self.lineage_facts
+        found: dict[str, Any] = {
+            "vcfVersion": facts.get("vcf_version"),
+            "genomeBuild": facts.get("build"),
+            "sampleCount": facts.get("sample_count"),
+        }
+        inputs = []
+        if self.vcf_path not in (None, ""):
+            vcf = FabricFileFacet(
+                content="VCF", md5=facts.get("file_md5"), fileFormat=facts.get("format"), **found
+            )
+            inputs.append(file_node(self.vcf_path, vcf, size=facts.get("size")))
+        if namespace is None or facts.get("genome_id") is None:
+            return inputs, []
+        genome = FabricGenomeFacet(
+            genomeId=facts["genome_id"],
+            projectId=facts.get("project_id"),
+            md5=facts.get("md5"),
+            fileFormat=facts.get("sent_format"),
+            reused=facts.get("reused"),
+            **found,
+        )
+        return inputs, [fabric_node(namespace, "genomes", facts["genome_id"], genome)]
 
     def _inspect(self, path: Any) -> VcfInfo:
         from airflow_provider_fabric.storage import open_source
@@ -335,6 +382,16 @@ class FabricUploadGenomeOperator(FabricBaseOperator):
             size / elapsed / _MB,
         )
         return md5, size if compress else None
+
+
+def _vcf_facts(info: VcfInfo) -> dict[str, Any]:
+    """What validation found, for lineage: never the sample names."""
+    return {
+        "format": info.format,
+        "vcf_version": info.fileformat,
+        "build": info.build,
+        "sample_count": info.sample_count,
+    }
 
 
 def _size(path: Any) -> int | None:

@@ -11,6 +11,8 @@ from airflow_provider_fabric.operators.base import FabricBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fabric.lineage import Node
+
 IF_EXISTS_CHOICES = ("reuse", "fail")
 
 
@@ -82,12 +84,26 @@ class FabricCreateProjectOperator(FabricBaseOperator):
             self.log.info("Reusing existing project %s (found by name)", project_id)
             if len(existing) > 1:
                 self.log.warning("%d projects share this name; reused the oldest", len(existing))
+            self.note_lineage(project_id=project_id)
             return project_id
 
         created = self.hook.create_project(name, description=self.description or None, share_role=share_role)
         project_id = as_id(created.get("id"), "project id")
         self.log.info("Created project %s", project_id)
+        self.note_lineage(project_id=project_id)
         return project_id
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Output: the project (found or created), ``projects/{id}``; its name stays out.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        from airflow_provider_fabric.lineage import fabric_node
+
+        project_id = self.lineage_facts.get("project_id")
+        if namespace is None or project_id is None:
+            return [], []
+        return [], [fabric_node(namespace, "projects", project_id)]
 
 
 def _project_name(project: dict[str, Any]) -> str:

@@ -12,6 +12,8 @@ from airflow_provider_fabric.operators.base import FabricBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fabric.lineage import Node
+
 #: Largest patient-field or QC-data file read from object storage (these are small key/value files).
 MAX_FIELDS_FILE_BYTES = 1 << 20
 
@@ -87,6 +89,36 @@ def _same_value(given: Any, held: Any, numeric: bool) -> bool:
 
 def _report_kind(report: Mapping[str, Any]) -> str:
     return str(report.get("report_type") or report.get("test_type") or "")
+
+
+def _genome_ids(payload: Mapping[str, Any]) -> list[int]:
+    """The genome IDs a report creation or update body attaches, proband first (for lineage)."""
+    found = [payload.get("proband_genome_id"), (payload.get("proband") or {}).get("genome_id")]
+    found += [(payload.get(f"family_{n}") or {}).get("genome_id") for n in range(1, 5)]
+    ids: list[int] = []
+    for value in found:
+        if value not in (None, "") and int(value) not in ids:
+            ids.append(int(value))
+    return ids
+
+
+def report_lineage(namespace: str | None, facts: Mapping[str, Any]) -> tuple[list[Node], list[Node]]:
+    """The report a task changed (output), after the genomes it attached (inputs).
+
+    :param namespace: the Fabric server's namespace, if reached.
+    :param facts: the operator's :attr:`~.FabricBaseOperator.lineage_facts`.
+    """
+    from airflow_provider_fabric.lineage import fabric_node, report_node
+
+    if namespace is None:
+        return [], []
+    inputs = [fabric_node(namespace, "genomes", genome) for genome in facts.get("genome_ids", ())]
+    if facts.get("report_id") is None:
+        return inputs, []
+    report = report_node(
+        namespace, facts["report_id"], report_type=facts.get("report_type"), status=facts.get("status")
+    )
+    return inputs, [report]
 
 
 class FabricCreateClinicalReportOperator(FabricBaseOperator):
@@ -240,10 +272,12 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         payload = self.build_payload(panel_id=self._panel_from_test_code())
         wanted_type = payload["report_type"]
         accession = payload.get("accession_id")
+        self.note_lineage(report_type=wanted_type, genome_ids=_genome_ids(payload))
         if accession:
             reused = self._find_by_accession(accession, wanted_type, payload)
             if reused is not None:
                 self.push_report_url(context, reused)
+                self.note_lineage(report_id=reused)
                 return reused
         else:
             self.log.info("No accession_id: nothing to find an earlier try's report by; creating one")
@@ -251,7 +285,15 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
         report_id = as_id(answer.get("id"), "report id in the creation answer")
         self.log.info("Created %s report %s (status %s)", wanted_type, report_id, answer.get("status"))
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id, status=answer.get("status"))
         return report_id
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Inputs: the genomes given (proband first); output: the report, with its type and status.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return report_lineage(namespace, self.lineage_facts)
 
     def _panel_from_test_code(self) -> int | None:
         """The ID of the catalogue panel whose test code is exactly ``panel_test_code`` (if given)."""
@@ -399,6 +441,11 @@ class FabricUpdateClinicalReportOperator(FabricBaseOperator):
         if filter_id is not None or self.clear_filter:
             body["filter_id"] = filter_id
         answer = self.hook.update_report(report_id, body)
+        self.note_lineage(
+            report_id=report_id,
+            genome_ids=_genome_ids(body),
+            status=answer.get("status") if isinstance(answer, Mapping) else None,
+        )
         attached = (1 if genome is not None else 0) + sum(1 for m in family if m.get("genome_id") is not None)
         self.log.info(
             "Updated report %s: %d genome(s) attached%s (status %s)",
@@ -411,6 +458,13 @@ class FabricUpdateClinicalReportOperator(FabricBaseOperator):
         )
         self.push_report_url(context, report_id)
         return report_id
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Inputs: the genomes attached; output: the report.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return report_lineage(namespace, self.lineage_facts)
 
 
 class _FabricReportValuesOperator(FabricBaseOperator):
@@ -428,6 +482,8 @@ class _FabricReportValuesOperator(FabricBaseOperator):
     what = "values"
     #: What one name is called in messages.
     item = "field"
+    #: The argument naming the file the values may come from.
+    path_field = ""
     #: Compare values as numbers when both read as one (``"112.40"`` equals ``112.4``).
     numeric = False
 
@@ -486,6 +542,18 @@ class _FabricReportValuesOperator(FabricBaseOperator):
                 raise
             self.log.warning("%s; the report holds the values nonetheless: not posted again", err)
         return True
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the file of values, if any (file name hashed; values never); output: the report.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        from airflow_provider_fabric.lineage import FabricFileFacet, file_node
+
+        location = getattr(self, self.path_field, None)
+        files = [] if location in (None, "") else [file_node(location, FabricFileFacet(content=self.what))]
+        inputs, outputs = report_lineage(namespace, self.lineage_facts)
+        return files + inputs, outputs
 
     def _load(self, values: Any, path: Any) -> dict[str, Any]:
         from airflow_provider_fabric.exceptions import FabricInputError
@@ -591,6 +659,7 @@ class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
     phi_fields: Sequence[str] = ("fields",)
     operator_extra_links = (FabricReportLink(),)
     what = "patient fields"
+    path_field = "fields_path"
 
     def __init__(
         self,
@@ -622,6 +691,7 @@ class FabricPostPatientFieldsOperator(_FabricReportValuesOperator):
         fields = self._load(self.fields, self.fields_path)
         self._post_unless_current(report_id, fields)
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         return report_id
 
 
@@ -661,6 +731,7 @@ class FabricPostQcDataOperator(_FabricReportValuesOperator):
     what = "QC data"
     item = "metric"
     numeric = True
+    path_field = "qc_data_path"
 
     def __init__(
         self,
@@ -729,6 +800,7 @@ class FabricPostQcDataOperator(_FabricReportValuesOperator):
         self._check_metrics(report_id, report, metrics)
         self._post_unless_current(report_id, metrics, report)
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id, report_type=_report_kind(report) or None)
         return report_id
 
 
@@ -771,7 +843,9 @@ class FabricUpdateReportStatusOperator(FabricBaseOperator):
                 "Status %r is not one of %s; sending it anyway", status, ", ".join(REPORT_STATUSES)
             )
         self.push_report_url(context, report_id)
-        if normalize_status(self.hook.get_report(report_id).get("status")) == normalize_status(status):
+        report = self.hook.get_report(report_id)
+        self.note_lineage(report_id=report_id, report_type=_report_kind(report) or None, status=status)
+        if normalize_status(report.get("status")) == normalize_status(status):
             self.log.info("Report %s is already %s: nothing sent", report_id, status)
             return report_id
         answer = self.hook.update_report_status(report_id, status)
@@ -781,3 +855,10 @@ class FabricUpdateReportStatusOperator(FabricBaseOperator):
             answer.get("status") if isinstance(answer, Mapping) else status,
         )
         return report_id
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Output: the report, with its type and the status it now has.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        return report_lineage(namespace, self.lineage_facts)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_fabric.hooks.fabric import FabricHook
+    from airflow_provider_fabric.lineage import Node
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,7 @@ class FabricUpdateVariantOperator(FabricBaseOperator):
         report_id = as_id(self.report_id, "report_id")
         variant_id = as_id(self.report_variant_id, "report_variant_id", optional=True)
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         current = self._current(report_id, variant_id, _location(self.variant))
         variant_id = as_id(current.get("id"), "id")
         wanted = {
@@ -298,6 +300,15 @@ class FabricUpdateVariantOperator(FabricBaseOperator):
             "to_report": current.get("to_report"),
             "changed": changed,
         }
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Output: the report whose variant now has the status asked for.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        from airflow_provider_fabric.operators.reports import report_lineage
+
+        return report_lineage(namespace, self.lineage_facts)
 
 
 class FabricSetVariantStatusesOperator(FabricBaseOperator):
@@ -374,6 +385,7 @@ class FabricSetVariantStatusesOperator(FabricBaseOperator):
 
         report_id = as_id(self.report_id, "report_id")
         self.push_report_url(context, report_id)
+        self.note_lineage(report_id=report_id)
         name = display_name(self.source)
         try:
             size: int | None = int(as_path(self.source).stat().st_size)
@@ -393,6 +405,7 @@ class FabricSetVariantStatusesOperator(FabricBaseOperator):
         with reopen() as handle:
             wanted = read_bulk_statuses(handle, fmt)
         statuses = dict(Counter(wanted.values()))
+        self.note_lineage(size=size, rows=len(wanted), format=fmt)
         shown = find_variants(self.hook, report_id, wanted)
         unknown = len(wanted) - len(shown)
         if unknown:
@@ -437,6 +450,20 @@ class FabricSetVariantStatusesOperator(FabricBaseOperator):
         log.info("Report %s: %d variants now show %s (read back)", report_id, len(wanted), _counts(statuses))
         result["result"] = answer
         return result
+
+    def lineage_nodes(self, namespace: str | None) -> tuple[list[Node], list[Node]]:
+        """Input: the status VCF (name hashed by default), its size and variants; output: the report.
+
+        :param namespace: the Fabric server's namespace, if reached.
+        """
+        from airflow_provider_fabric.lineage import FabricFileFacet, file_node
+        from airflow_provider_fabric.operators.reports import report_lineage
+
+        facts = self.lineage_facts
+        facet = FabricFileFacet(content="variant statuses", fileFormat=facts.get("format"))
+        status_vcf = file_node(self.source, facet, size=facts.get("size"), rows=facts.get("rows"))
+        _, outputs = report_lineage(namespace, facts)
+        return [status_vcf], outputs
 
 
 def _counts(statuses: Mapping[str, int]) -> str:

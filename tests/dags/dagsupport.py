@@ -6,8 +6,11 @@ Imported by name (``from dagsupport import ...``): a test module importing from
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,66 @@ def read_vcf_keys(path: Path | str) -> list[tuple[str, int, str, str]]:
             chrom, pos, _, ref, alt = line.split("\t")[:5]
             keys.append((chrom.removeprefix("chr"), int(pos), ref, alt))
     return keys
+
+
+def panel_conf(folder: Path, phi: Callable[[str], str]) -> dict[str, Any]:
+    """The panel example's conf for one proband, its inputs written under ``folder/inputs``.
+
+    The VCF's sample column, the label, external and accession IDs and the patient fields are
+    ``phi(what)`` values (PHI sentinels); exports go to ``folder/exports``.
+    """
+    from airflow_provider_fabric.testing.vcfgen import write_vcf
+
+    inputs = folder / "inputs"
+    inputs.mkdir()
+    vcf = write_vcf(inputs / "proband.vcf.gz", 150, sample=phi("SAMPLE"), compression="gz")
+    fields = {"First Name": phi("FIRSTNAME"), "Last Name": phi("LASTNAME"), "Patient DOB": phi("DOB")}
+    (inputs / "fields.json").write_text(json.dumps({**fields, "Indication for Testing": "Synthetic test"}))
+    (inputs / "qc.json").write_text(json.dumps({"Total Reads": 1000, "Mean Coverage": 250.5}))
+    return {
+        "project_name": "DAG tests: panels",  # shared by every run: found by name, never duplicated
+        "vcf_path": str(vcf),
+        "genome_label": phi("LABEL"),
+        "genome_sex": "female",
+        "external_id": phi("EXTID"),
+        "accession_id": phi("ACCESSION"),
+        "panel_test_code": "HC-101",  # the sandbox catalogue's panel 101
+        "patient_fields_path": f"file://{inputs / 'fields.json'}",
+        "qc_data_path": str(inputs / "qc.json"),
+        "output_base": f"file://{folder / 'exports'}",
+    }
+
+
+def trio_conf(folder: Path, phi: Callable[[str], str]) -> tuple[dict[str, Any], list[Path]]:
+    """The trio example's conf: three VCFs named after ``phi("FAMILY")`` and a manifest, in ``folder/family``.
+
+    Labels and external IDs in the manifest are ``phi("LABEL")``/``phi("EXTID")`` plus the role;
+    exports go to ``folder/exports``.
+
+    :return: the conf, and the VCFs (proband, mother, father).
+    """
+    from airflow_provider_fabric.testing.vcfgen import write_family
+
+    family = folder / "family"
+    paths = write_family(family, phi("FAMILY"), n_records=120, compression="gz", seed=5)
+    proband, mother, father = paths
+    rows = [  # not proband-first on purpose: the DAG must still put the proband first
+        ("mother", mother.name, "female", "false"),
+        ("proband", str(proband), "male", "true"),  # an absolute path works too
+        ("father", f"file://{father}", "male", "false"),
+    ]
+    with (family / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
+        for role, path, sex, affected in rows:
+            writer.writerow([role, path, phi("LABEL") + role, sex, phi("EXTID") + role, affected])
+    conf = {
+        "project_name": "DAG tests: families",
+        "manifest_path": f"file://{family / 'manifest.csv'}",
+        "accession_id": phi("ACCESSION") + "FAM",
+        "output_base": str(folder / "exports"),
+    }
+    return conf, list(paths)
 
 
 def task_log_text(home: str) -> str:

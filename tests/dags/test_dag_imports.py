@@ -113,13 +113,15 @@ def test_documented_snippet_markers_are_present_and_balanced(file_name):
 
 
 def test_parsing_an_example_stays_cheap():
-    """DAG files are parsed constantly: no hook, HTTP stack, VCF reader or sandbox at parse time."""
+    """DAG files are parsed constantly: no hook, HTTP stack, VCF reader, sandbox or lineage at parse time."""
     heavy = [
         "airflow_provider_fabric.hooks.fabric",
         "airflow_provider_fabric.hooks.fabric_async",
         "airflow_provider_fabric.vcf",
         "airflow_provider_fabric.storage",
         "airflow_provider_fabric.sandbox.server",
+        "airflow_provider_fabric.lineage",
+        "openlineage",  # the OpenLineage client: only the operators' lineage methods import it
         "fastapi",
         "uvicorn",
     ]

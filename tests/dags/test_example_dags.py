@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagsupport import read_vcf_keys, run_dag, task_log_text, task_states
+from dagsupport import panel_conf, read_vcf_keys, run_dag, task_log_text, task_states, trio_conf
 
 MODES = [pytest.param(False, id="poke"), pytest.param(True, id="deferrable")]
 TRIGGER_LOGGER = "airflow_provider_fabric.triggers.fabric"  # trigger status lines name their logger
@@ -83,34 +83,8 @@ def no_partial_files(folder: Path) -> None:
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_panel_dag_end_to_end(airflow_db, dag_sandbox, tmp_path, capfd, deferrable):
-    from airflow_provider_fabric.testing.vcfgen import write_vcf
-
-    inputs, outputs = tmp_path / "inputs", tmp_path / "exports"
-    inputs.mkdir()
-    vcf = write_vcf(inputs / "proband.vcf.gz", 150, sample=sentinel("SAMPLE", deferrable), compression="gz")
-    (inputs / "fields.json").write_text(
-        json.dumps(
-            {
-                "First Name": sentinel("FIRSTNAME", deferrable),
-                "Last Name": sentinel("LASTNAME", deferrable),
-                "Patient DOB": sentinel("DOB", deferrable),
-                "Indication for Testing": "Synthetic test",
-            }
-        )
-    )
-    (inputs / "qc.json").write_text(json.dumps({"Total Reads": 1000, "Mean Coverage": 250.5}))
-    conf = {
-        "project_name": "DAG tests: panels",  # shared by both modes: found by name, never duplicated
-        "vcf_path": str(vcf),
-        "genome_label": sentinel("LABEL", deferrable),
-        "genome_sex": "female",
-        "external_id": sentinel("EXTID", deferrable),
-        "accession_id": sentinel("ACCESSION", deferrable),
-        "panel_test_code": "HC-101",  # the sandbox catalogue's panel 101
-        "patient_fields_path": f"file://{inputs / 'fields.json'}",
-        "qc_data_path": str(inputs / "qc.json"),
-        "output_base": f"file://{outputs}",
-    }
+    conf = panel_conf(tmp_path, lambda what: sentinel(what, deferrable))
+    vcf, outputs = Path(conf["vcf_path"]), tmp_path / "exports"
 
     run = run_dag("example_fabric_panel", conf, deferrable=deferrable)
     captured = capfd.readouterr()
@@ -177,29 +151,8 @@ def run_trio(tmp_path: Path, deferrable: bool, capfd: pytest.CaptureFixture[str]
     """Run the trio DAG once per mode (the confirmation loop reuses its report)."""
     if deferrable in _trio_runs:
         return _trio_runs[deferrable]
-    from airflow_provider_fabric.testing.vcfgen import write_family
-
-    family = tmp_path / "family"
-    paths = write_family(family, sentinel("FAMILY", deferrable), n_records=120, compression="gz", seed=5)
-    proband, mother, father = paths
-    rows = [  # not proband-first on purpose: the DAG must still put the proband first
-        ("mother", mother.name, "female", "false"),
-        ("proband", str(proband), "male", "true"),  # an absolute path works too
-        ("father", f"file://{father}", "male", "false"),
-    ]
-    with (family / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["role", "vcf_path", "genome_label", "genome_sex", "external_id", "affected"])
-        for role, path, sex, affected in rows:
-            label = sentinel("LABEL", deferrable) + role
-            writer.writerow([role, path, label, sex, sentinel("EXTID", deferrable) + role, affected])
+    conf, (proband, _, _) = trio_conf(tmp_path, lambda what: sentinel(what, deferrable))
     outputs = tmp_path / "exports"
-    conf = {
-        "project_name": "DAG tests: families",
-        "manifest_path": f"file://{family / 'manifest.csv'}",
-        "accession_id": sentinel("ACCESSION", deferrable) + "FAM",
-        "output_base": str(outputs),
-    }
     run = run_dag("example_fabric_trio", conf, deferrable=deferrable)
     captured = capfd.readouterr()
     result = {

@@ -34,7 +34,9 @@ def requirements(*extras: str) -> list[Requirement]:
     return [Requirement(item) for item in listed]
 
 
-@pytest.mark.parametrize(("lock", "extras"), [("test.txt", ("test",)), ("floor.txt", ())])
+@pytest.mark.parametrize(
+    ("lock", "extras"), [("test.txt", ("test", "openlineage")), ("floor.txt", ("openlineage",))]
+)
 def test_every_declared_requirement_is_locked_within_its_range(lock, extras):
     locked = pins(lock)
     wrong = {
@@ -59,3 +61,11 @@ def test_the_declared_airflow_floor_is_the_one_the_floor_lock_installs():
     assert lower == [pins("floor.txt")["apache-airflow"]], (str(airflow), pins("floor.txt")["apache-airflow"])
     # The floor really is a second Airflow, below the one the rest of the suite runs on.
     assert Version(pins("floor.txt")["apache-airflow"]) < Version(pins("test.txt")["apache-airflow"])
+
+
+def test_the_floor_installs_the_openlineage_extra_at_its_lower_bounds():
+    """The optional lineage dependencies are tested at the lowest versions the extra allows."""
+    floor = pins("floor.txt")
+    for req in requirements("openlineage")[len(requirements()) :]:
+        lower = [spec.version for spec in req.specifier if spec.operator == ">="]
+        assert lower == [floor[canonicalize_name(req.name)]], (str(req), floor.get(req.name))
