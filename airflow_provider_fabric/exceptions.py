@@ -50,6 +50,24 @@ class FabricChecksumError(FabricInputError):
         self.actual = actual
 
 
+class FabricManifestError(FabricInputError):
+    """A row of a run's manifest cannot be taken in (:mod:`airflow_provider_fabric.intake`).
+
+    The message says where and why — ``manifest of run <run>, line <line>: <cause>`` —
+    and never quotes a value of the row (labels and IDs are PHI).
+
+    :param run: the run folder's name.
+    :param line: the manifest line the row starts on (1 for the header or the whole file).
+    :param cause: what is wrong, in words that quote no value.
+    """
+
+    def __init__(self, run: str, line: int, cause: str) -> None:
+        super().__init__(f"manifest of run {run}, line {line}: {cause}")
+        self.run = run
+        self.line = line
+        self.cause = cause
+
+
 class FabricApiError(FabricError):
     """The API answered with an error status.
 

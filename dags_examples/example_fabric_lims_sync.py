@@ -26,6 +26,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 
+from airflow_provider_fabric.intake import param_or_variable
+
 #: The same Asset as ``example_fabric_intake.REPORTS_ASSET`` (same name and URI).
 REPORTS_ASSET = Asset(name="fabric_intake_reports", uri="fabric://intake/reports")
 
@@ -36,17 +38,6 @@ VARIABLES = {
     "output_url": ("fabric_intake_output_url", "s3://lab-fabric-exports/intake"),
     "lims_drop_url": ("fabric_lims_drop_url", "s3://lab-lims/drop/fabric"),
 }
-
-
-def _setting(params: dict[str, Any], name: str) -> str:
-    """A setting from the run's params, else its Airflow Variable, else its default."""
-    from airflow.sdk import Variable
-
-    value = params.get(name)
-    if not value:
-        variable, default = VARIABLES[name]
-        value = Variable.get(variable, default=default)
-    return str(value).rstrip("/")
 
 
 with DAG(
@@ -84,7 +75,8 @@ with DAG(
         for asset, events in (triggering_asset_events or {}).items():
             sources = sorted({f"{e.source_dag_id}/{e.source_task_id}" for e in events if e.source_task_id})
             print(f"Triggered by {len(events)} event(s) of {asset.uri} from {', '.join(sources)}")
-        output, drop = as_path(_setting(params, "output_url")), as_path(_setting(params, "lims_drop_url"))
+        output = as_path(param_or_variable(params, "output_url", *VARIABLES["output_url"]))
+        drop = as_path(param_or_variable(params, "lims_drop_url", *VARIABLES["lims_drop_url"]))
         counts = {"cases": 0, "copied": 0, "up_to_date": 0}
         if not output.exists():
             print("The output area does not exist yet: nothing to sync")

@@ -183,8 +183,7 @@ def run_intake(
     output: Path, logs: Path, env: dict[str, str], records: int
 ) -> tuple[bool, list[dict[str, Any]]]:
     """Two hourly runs of the intake DAG over a landing folder, then the LIMS sync its Assets schedule."""
-    sys.path.insert(0, str(ROOT / "dags_examples"))
-    from example_fabric_intake import build_demo_landing
+    from airflow_provider_fabric.testing.intake import build_demo_landing
 
     landing = output / "intake" / "landing"
     env = {

@@ -438,7 +438,9 @@ class FabricHook(BaseHook):
             log.info("Upload finished in %.1f s", time.monotonic() - started)
             return self._json(response)
 
-    def find_uploaded_genome(self, project_id: int | str, external_id: str, checksum: str) -> int | None:
+    def find_uploaded_genome(
+        self, project_id: int | str, external_id: str, checksum: str | Callable[[], str | None]
+    ) -> int | None:
         """The genome an earlier upload of these bytes created, or ``None``: what makes upload retries safe.
 
         Looks in the project for genomes whose ``external_id`` equals ``external_id``
@@ -448,15 +450,25 @@ class FabricHook(BaseHook):
         :param project_id: the project the upload goes into.
         :param external_id: the lab's sample ID (PHI: sent in the safe-params header, never logged).
         :param checksum: MD5 of the bytes the upload sends
-            (:func:`~airflow_provider_fabric.upload.upload_checksum`).
+            (:func:`~airflow_provider_fabric.upload.upload_checksum`), or a function that
+            computes it, called only when a genome with this external ID exists (so a file new
+            to Fabric is not read); a function that returns ``None`` finds nothing.
         """
         from airflow_provider_fabric.api.statuses import normalize_status
 
-        wanted = checksum.strip().lower()
+        same_sample = [
+            genome
+            for genome in self.list_genomes(project_id, external_id=external_id)
+            if genome.get("external_id") == external_id
+        ]
+        if not same_sample:
+            return None
+        wanted = checksum() if callable(checksum) else checksum
+        if not wanted:
+            return None
+        wanted = wanted.strip().lower()
         candidates = []
-        for genome in self.list_genomes(project_id, external_id=external_id):
-            if genome.get("external_id") != external_id:
-                continue
+        for genome in same_sample:
             if str(genome.get("checksum") or "").strip().lower() != wanted:
                 continue
             genome_id = as_id(genome.get("id", genome.get("genome_id")), "genome id")
@@ -597,6 +609,17 @@ class FabricHook(BaseHook):
             "genome_name": genome_name,
         }
         return list(self.paginate("/reports/", params, page_size=page_size))
+
+    def find_reports_by_accession(self, accession_id: str) -> list[dict[str, Any]]:
+        """The reports whose accession ID is exactly ``accession_id``, oldest first.
+
+        The server's ``accession_id`` filter matches substrings; this keeps exact matches only.
+
+        :param accession_id: the lab's accession (PHI: sent in the safe-params header, never logged).
+        """
+        found = self.list_reports(accession_id=accession_id)
+        exact = [report for report in found if report.get("accession_id") == accession_id]
+        return sorted(exact, key=lambda report: int(report.get("id") or 0))
 
     def update_report(self, report_id: int | str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Attach genomes (same keys as creation) or set ``filter_id`` (``None`` = explicitly none).

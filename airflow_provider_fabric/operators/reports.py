@@ -317,10 +317,7 @@ class FabricCreateClinicalReportOperator(FabricBaseOperator):
     def _find_by_accession(self, accession: str, wanted_type: str, payload: Mapping[str, Any]) -> int | None:
         from airflow_provider_fabric.exceptions import FabricInputError
 
-        exact = sorted(
-            (r for r in self.hook.list_reports(accession_id=accession) if r.get("accession_id") == accession),
-            key=lambda r: int(r.get("id") or 0),
-        )
+        exact = self.hook.find_reports_by_accession(accession)
         if not exact:
             return None
         report = exact[0]

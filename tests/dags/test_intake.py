@@ -11,43 +11,19 @@ by that DAG.
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pendulum
 from dagsupport import DAGS_FOLDER, DEFERRABLE_ENV, load_dag, read_vcf_keys, task_log_text
+from intakesupport import write_manifest
 
 ASSET_URI = "fabric://intake/reports"
 TRIGGER_LINE = "running trigger in line"  # what dag.test() logs when a task deferred
 
 
-def intake_module() -> Any:
-    """The intake DAG file as a module (its helpers: manifest parsing, case grouping, demo data)."""
-    spec = importlib.util.spec_from_file_location(
-        "example_fabric_intake", DAGS_FOLDER / "example_fabric_intake.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_manifest(folder: Path, rows: list[dict[str, str]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    columns = ["file", "label", "sex", "external_id", "family_id", "relationship", "affected", "test"]
-    with (folder / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({column: row.get(column, "") for column in columns})
-    return folder / "manifest.csv"
-
-
-# -- parsing and planning (no server) ---------------------------------------------------------------
+# -- parsing (no server; the manifest and the cases: tests/unit/test_intake_*.py) --------------------
 
 
 def test_intake_is_hourly_and_its_exports_schedule_the_lims_sync(airflow_db):
@@ -68,70 +44,6 @@ def test_intake_is_hourly_and_its_exports_schedule_the_lims_sync(airflow_db):
     assert intake.get_task("summary").trigger_rule == "all_done"
 
 
-def test_manifest_rows_and_cases(tmp_path):
-    intake = intake_module()
-    manifest = write_manifest(
-        tmp_path / "run-7",
-        [
-            {"file": "a.vcf", "label": "L1", "sex": "Female", "external_id": "E1", "test": "panel:102"},
-            {
-                "file": "b.vcf",
-                "label": "L2",
-                "sex": "male",
-                "external_id": "E2",
-                "family_id": "F",
-                "relationship": "proband",
-                "affected": "true",
-                "test": "family",
-            },
-            {
-                "file": "c.vcf",
-                "label": "L3",
-                "sex": "female",
-                "external_id": "E3",
-                "family_id": "F",
-                "relationship": "mother",
-                "affected": "false",
-                "test": "family",
-            },
-            {
-                "file": "d.vcf",
-                "label": "SECRETLABEL",
-                "sex": "SECRETSEX",
-                "external_id": "E4",
-                "test": "panel",
-            },
-            {"file": "", "label": "L5", "sex": "male", "external_id": "", "test": "panel"},
-        ],
-    )
-    samples = intake.read_manifest(_osp(manifest), "run-7")
-    assert [s["key"] for s in samples] == ["run-7:2", "run-7:3", "run-7:4", "run-7:5", "run-7:6"]
-    assert samples[0]["vcf_path"].endswith("run-7/a.vcf") and samples[0]["sex"] == "female"
-    problems = [s["problem"] for s in samples]
-    assert problems[:3] == [None, None, None]
-    assert problems[3] == "sex must be one of male, female, unspecified" and "SECRET" not in problems[3]
-    assert problems[4] == "missing file, external_id"
-
-    cases = intake._cases(samples, "ACC-", 101)
-    panel, family = cases
-    assert (panel["case"], panel["report_type"], panel["panel_id"], panel["accession_id"]) == (
-        "run-7:2",
-        "panel",
-        102,
-        "ACC-E1",
-    )
-    assert (family["case"], family["report_type"], family["accession_id"]) == ("run-7:3,4", "Duo", "ACC-F")
-    assert family["members"] == ["run-7:3", "run-7:4"] and family["problem"] is None
-    # The same manifest always gives the same cases and accessions (re-runs reuse reports).
-    assert intake._cases(intake.read_manifest(_osp(manifest), "run-7"), "ACC-", 101) == cases
-
-
-def _osp(path: Path) -> Any:
-    from airflow_provider_fabric.storage import as_path
-
-    return as_path(str(path))
-
-
 # -- end to end -----------------------------------------------------------------------------------
 
 
@@ -150,9 +62,9 @@ def run_intake(logical_date: Any) -> Any:
 
 
 def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, monkeypatch, capfd, caplog):
+    from airflow_provider_fabric.testing.intake import build_demo_landing
     from airflow_provider_fabric.testing.vcfgen import write_vcf
 
-    intake = intake_module()
     landing, output, drop = tmp_path / "landing", tmp_path / "exports", tmp_path / "lims"
     # Scheduled runs have no conf: the lab's settings come from Airflow Variables.
     monkeypatch.setenv("AIRFLOW_VAR_FABRIC_INTAKE_LANDING_URL", str(landing))
@@ -160,7 +72,7 @@ def test_two_scheduled_runs_then_lims_sync(airflow_db, dag_sandbox, tmp_path, mo
     monkeypatch.setenv("AIRFLOW_VAR_FABRIC_LIMS_DROP_URL", str(drop))
     monkeypatch.setenv(DEFERRABLE_ENV, "True")
     monkeypatch.setenv("FABRIC_EXAMPLE_RETRY_DELAY", "1")
-    intake.build_demo_landing(str(landing), "run-0001", records=30)
+    build_demo_landing(str(landing), "run-0001", records=30)
     first = pendulum.datetime(2025, 3, 1, 10, tz="UTC")
 
     # -- first scheduled run: 4 good samples (a panel sample, a trio) and one GRCh38 VCF

@@ -15,7 +15,7 @@ import csv
 import json
 from typing import Any
 
-from dagsupport import CONN_ENV, DAGS_FOLDER, run_dag, task_log_text, task_states
+from dagsupport import CONN_ENV, run_dag, task_log_text, task_states
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -150,8 +150,7 @@ def test_trio_and_confirmation_reruns_change_nothing_even_after_sign_out(airflow
 
 
 def test_intake_and_lims_sync_reruns_change_nothing(airflow_db, dag_sandbox, tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(DAGS_FOLDER))
-    from example_fabric_intake import build_demo_landing
+    from airflow_provider_fabric.testing.intake import build_demo_landing
 
     monkeypatch.setenv("FABRIC_EXAMPLE_RETRY_DELAY", "1")
     landing, output, drop = tmp_path / "landing", tmp_path / "exports", tmp_path / "lims"

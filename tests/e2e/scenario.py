@@ -183,8 +183,7 @@ class Scenario:
 
     def land(self, run: str, seed: int) -> None:
         """A sequencing run's VCFs and manifest into the intake's landing area (the DAG's default)."""
-        sys.path.insert(0, str(ROOT / "dags_examples"))
-        from example_fabric_intake import build_demo_landing
+        from airflow_provider_fabric.testing.intake import build_demo_landing
 
         folder = Path(build_demo_landing(str(self.inputs / "landing"), run, bad=False, seed=seed))
         for path in sorted(folder.iterdir()):

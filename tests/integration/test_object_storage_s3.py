@@ -136,6 +136,42 @@ def test_exports_land_whole_in_s3(sandbox: Any, s3: Any, tmp_path: Path, wait: C
     ]
 
 
+def test_an_intake_plans_a_landing_area_on_s3_and_skips_what_it_uploaded(
+    sandbox: Any, s3: Any, tmp_path: Path
+) -> None:
+    from airflow_provider_fabric.hooks.fabric import FabricHook
+    from airflow_provider_fabric.intake import plan_intake, upload_arguments
+    from airflow_provider_fabric.operators.genomes import FabricUploadGenomeOperator
+    from airflow_provider_fabric.testing.intake import build_demo_landing
+
+    folder = Path(build_demo_landing(str(tmp_path / "landing"), "run-0001", bad=False, records=30, seed=31))
+    for path in sorted(folder.iterdir()):
+        s3.upload_file(str(path), BUCKET, f"landing/run-0001/{path.name}")
+    s3.put_object(Bucket=BUCKET, Key="landing/run-0002/panel.vcf.gz", Body=b"still being copied")
+    s3.put_object(Bucket=BUCKET, Key="landing/.trash/manifest.csv", Body=b"file\n")
+    project, landing = sandbox_project(sandbox, "s3 intake"), f"s3://{BUCKET}/landing"
+
+    first = plan_intake(FabricHook(), project, landing, accession_prefix="S3-")
+    assert first.runs == ["run-0001"], "a run folder without its manifest, or a hidden one, is not taken in"
+    names = ("panel", "proband", "mother", "father")
+    assert [s.vcf_path for s in first.to_upload] == [f"{landing}/run-0001/{name}.vcf.gz" for name in names]
+    assert [(c.report_type, c.accession_id) for c in first.cases] == [
+        ("panel", "S3-LAB-RUN0001-panel"),
+        ("Trio", "S3-FAM-RUN0001"),
+    ]
+
+    # The DAG's mapped upload of the panel sample, straight from S3.
+    panel = first.to_upload[0]
+    upload = FabricUploadGenomeOperator(
+        task_id="upload", project_id=project, **upload_arguments(panel.to_dict())
+    )
+    genome_id = upload.execute({"ti": RecordingTI()})
+
+    again = plan_intake(FabricHook(), project, landing, accession_prefix="S3-")
+    assert again.uploaded == {panel.key: genome_id}, "found by external ID and the checksum of the S3 object"
+    assert again.to_upload == first.to_upload[1:] and again.cases == first.cases
+
+
 def sandbox_project(sandbox: Any, name: str) -> int:
     from airflow_provider_fabric.hooks.fabric import FabricHook
 

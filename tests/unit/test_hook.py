@@ -389,6 +389,42 @@ def test_list_reports_follows_pages(hook, requests_mock):
     ]
 
 
+def test_the_earlier_upload_lookup_computes_the_checksum_only_when_the_sample_is_there(hook, requests_mock):
+    md5 = "ab" * 16
+    listing = requests_mock.get(f"{BASE}/projects/5/genomes", json={"objects": []})
+    computed: list[int] = []
+
+    def checksum() -> str:
+        computed.append(1)
+        return md5
+
+    assert hook.find_uploaded_genome(5, SENTINEL, checksum) is None
+    assert computed == [], "no genome has the external ID: the file is not read"
+    listing = requests_mock.get(
+        f"{BASE}/projects/5/genomes",
+        json={"objects": [{"id": 7, "external_id": SENTINEL, "checksum": md5, "status": "ANNOTATED"}]},
+    )
+    assert hook.find_uploaded_genome(5, SENTINEL, checksum) == 7 and computed == [1]
+    assert hook.find_uploaded_genome(5, SENTINEL, md5.upper()) == 7
+    assert hook.find_uploaded_genome(5, SENTINEL, lambda: None) is None, "an unreadable file finds nothing"
+    assert SENTINEL not in listing.last_request.url
+
+
+def test_reports_by_accession_are_exact_matches_oldest_first(hook, requests_mock):
+    requests_mock.get(
+        f"{BASE}/reports/",
+        json={
+            "objects": [
+                {"id": 12, "accession_id": "ACC-1"},
+                {"id": 11, "accession_id": "ACC-10"},  # the server matches substrings
+                {"id": 9, "accession_id": "ACC-1"},
+            ]
+        },
+    )
+    assert [r["id"] for r in hook.find_reports_by_accession("ACC-1")] == [9, 12]
+    assert "accession_id=ACC-1" in requests_mock.last_request.headers["X-fg-safe-params"]
+
+
 def test_report_status_and_variant_updates_are_json_patch(hook, requests_mock):
     requests_mock.patch(f"{BASE}/reports/3/update_status/", json={"id": 3, "status": "APPROVED"})
     requests_mock.patch(f"{BASE}/reports/3/variants/8", json={"id": 8})
