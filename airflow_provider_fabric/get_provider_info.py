@@ -98,6 +98,45 @@ def get_provider_info() -> dict[str, Any]:
                         "default": "",
                         "sensitive": True,
                     },
+                    "cases_conn_id": {
+                        "description": 'The connection the "Fabric Genomics" page reads statuses with.',
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "fabric_genomics_production",
+                        "default": "fabric_genomics_default",
+                    },
+                    "cases_cache_seconds": {
+                        "description": "How long statuses read from Fabric are reused by every page and "
+                        'JSON request of the "Fabric Genomics" page.',
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "300",
+                        "default": "60",
+                    },
+                    "cases_timeout": {
+                        "description": 'Seconds per Fabric request of the "Fabric Genomics" page; the '
+                        "page never waits on retries.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "5",
+                        "default": "10",
+                    },
+                    "cases_page_size": {
+                        "description": 'Objects the "Fabric Genomics" page asks for per list request '
+                        "(lower it if your server caps limit lower).",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "100",
+                        "default": "500",
+                    },
+                    "cases_days": {
+                        "description": 'The "Fabric Genomics" page leaves out task instances started '
+                        "longer ago than this many days.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "30",
+                        "default": "90",
+                    },
                 },
             }
         },

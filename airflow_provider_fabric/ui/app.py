@@ -26,7 +26,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from airflow_provider_fabric.api.settings import DEFAULT_CONN_ID
+from airflow_provider_fabric.get_provider_info import get_provider_info
 from airflow_provider_fabric.ui.cases import GENOME, collect
 from airflow_provider_fabric.ui.statuses import Snapshot, StatusBoard
 from airflow_provider_fabric.ui.view import Filters, Row, build_rows, duration_text, select
@@ -53,17 +53,26 @@ def board() -> StatusBoard:
     from airflow.configuration import conf
 
     return StatusBoard(
-        conf.get(SECTION, "cases_conn_id", fallback=DEFAULT_CONN_ID),
-        ttl=conf.getfloat(SECTION, "cases_cache_seconds", fallback=60.0),
-        timeout=conf.getfloat(SECTION, "cases_timeout", fallback=10.0),
-        page_size=conf.getint(SECTION, "cases_page_size", fallback=500),
+        conf.get(SECTION, "cases_conn_id", fallback=_default("cases_conn_id")),
+        ttl=conf.getfloat(SECTION, "cases_cache_seconds", fallback=float(_default("cases_cache_seconds"))),
+        timeout=conf.getfloat(SECTION, "cases_timeout", fallback=float(_default("cases_timeout"))),
+        page_size=conf.getint(SECTION, "cases_page_size", fallback=int(_default("cases_page_size"))),
     )
+
+
+def _default(option: str) -> str:
+    """The default the provider declares (``get_provider_info``) for an option of ``[fabric_genomics]``.
+
+    Airflow gives it itself once it has loaded the providers' configuration; the fallback covers
+    a process that has not.
+    """
+    return get_provider_info()["config"][SECTION]["options"][option]["default"]
 
 
 def _days() -> float:
     from airflow.configuration import conf
 
-    return conf.getfloat(SECTION, "cases_days", fallback=90.0)
+    return conf.getfloat(SECTION, "cases_days", fallback=float(_default("cases_days")))
 
 
 def _fabric_links() -> Any:
